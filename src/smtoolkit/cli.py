@@ -1,0 +1,64 @@
+"""The composition root: parse the command line, build settings once, configure logging, dispatch.
+
+`smtoolkit <command>`; `train` and `serve` console scripts are the same as `smtoolkit train|serve`, so an
+image with `ENTRYPOINT ["smtoolkit"]` works when the platform appends `train` or `serve`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+import click
+
+from smtoolkit import __version__
+from smtoolkit.errors import ConfigError, SmtoolkitError
+
+if TYPE_CHECKING:
+    from smtoolkit.config.training import TrainingEnv
+
+
+def _load_env(base_dir: Path | None) -> TrainingEnv:
+    from smtoolkit.config.training import TrainingEnv  # noqa: F811 - lazily, only for commands that need it
+
+    return TrainingEnv(base_dir=base_dir.resolve()) if base_dir else TrainingEnv()
+
+
+def _fail(error: SmtoolkitError) -> None:
+    problems = error.problems if isinstance(error, ConfigError) else (error,)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(2 if isinstance(error, ConfigError) else 1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smtoolkit")
+def cli() -> None:
+    """Run code on SageMaker's container contract, and whole jobs locally."""
+
+
+@cli.command("env")
+@click.option("--json", "as_json", is_flag=True, help="Print the typed model as JSON.")
+@click.option("--export", "as_export", is_flag=True, help="Print `export SM_...=...` lines for a shell.")
+@click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The job tree (default: $SAGEMAKER_BASE_DIR, else /opt/ml).",
+)
+def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
+    """Show the job as the toolkit resolves it."""
+    from smtoolkit.config import report
+
+    try:
+        env = _load_env(base_dir)
+        text = report.as_json(env) if as_json else report.as_exports(env) if as_export else report.as_table(env)
+    except SmtoolkitError as error:
+        _fail(error)
+        return
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,79 @@
+"""CPU, GPU and Neuron core counts, each probed at most once per process and only when asked."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+PROBE_TIMEOUT_S = 10.0
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_v2_limit(root: Path) -> float | None:
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else int(quota) / int(period)
+
+
+def _cgroup_v1_limit(root: Path) -> float | None:
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def cpu_count(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may use: its affinity mask, capped by the cgroup's CPU quota (rounded up)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    limit = _cgroup_v2_limit(cgroup_root) or _cgroup_v1_limit(cgroup_root)
+    if limit is not None:
+        available = min(available, max(1, math.ceil(limit)))
+    return max(1, available)
+
+
+@functools.cache
+def num_cpus() -> int:
+    return cpu_count()
+
+
+@functools.cache
+def num_gpus() -> int:
+    """NVIDIA GPUs as `nvidia-smi --list-gpus` lists them; 0 at once when there is no nvidia-smi."""
+    binary = shutil.which("nvidia-smi")
+    if binary is None:
+        return 0
+    try:
+        listing = subprocess.run(
+            [binary, "--list-gpus"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+
+
+@functools.cache
+def num_neurons() -> int:
+    """AWS Neuron cores as `neuron-ls -j` reports them; 0 at once when there is no neuron-ls."""
+    binary = shutil.which("neuron-ls")
+    if binary is None:
+        return 0
+    try:
+        listing = subprocess.run(
+            [binary, "-j"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=True
+        ).stdout
+        devices = json.loads(listing)
+        return sum(int(device.get("nc_count", 0)) for device in devices)
+    except (OSError, subprocess.SubprocessError, ValueError, TypeError, AttributeError):
+        return 0

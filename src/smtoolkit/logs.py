@@ -1,0 +1,79 @@
+"""Logging for the toolkit's own processes: one configuration point and a filter that masks secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+SECRET_KEY_PATTERN = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL|PRIVATE|CREDS", re.IGNORECASE)
+MASK = "******"
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+_HANDLER_NAME = "smtoolkit"
+
+# KEY=value and "key": "value" pairs whose key looks secret, wherever they appear in a message.
+_SECRET_NAME = rf"[\w.-]*(?:{SECRET_KEY_PATTERN.pattern})[\w.-]*"
+_ASSIGNMENT = re.compile(rf"(?P<key>\b{_SECRET_NAME})(?P<sep>=)(?P<value>\S+)", re.I)
+_JSON_PAIR = re.compile(
+    rf'(?P<key>"{_SECRET_NAME}")(?P<sep>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"|[^,}}\s]+)', re.I
+)
+
+
+def parse_log_level(value: Any) -> int:
+    """A log level from 20, "20", '"20"', "INFO" or "info"; ValueError naming the value otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a log level: {value!r}")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().strip('"').strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    level = logging.getLevelName(text.upper())
+    if isinstance(level, int):
+        return level
+    raise ValueError(f"not a log level: {value!r} (expected a number such as 20 or a name such as INFO)")
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_KEY_PATTERN.search(key))
+
+
+def masked(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `mapping` with the values of secret-looking keys replaced, recursively."""
+    return {
+        key: MASK if is_secret_key(key) else masked(value) if isinstance(value, Mapping) else value
+        for key, value in mapping.items()
+    }
+
+
+def mask_text(text: str) -> str:
+    text = _ASSIGNMENT.sub(lambda m: f"{m['key']}{m['sep']}{MASK}", text)
+    return _JSON_PAIR.sub(lambda m: f'{m["key"]}{m["sep"]}"{MASK}"', text)
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Masks secret-looking KEY=value and "key": value pairs in every record that passes the handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = mask_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def configure_logging(level: int | str = logging.INFO) -> None:
+    """Configure the root logger once; calling again only changes the level."""
+    root = logging.getLogger()
+    root.setLevel(parse_log_level(level))
+    if any(handler.get_name() == _HANDLER_NAME for handler in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(SecretMaskingFilter())
+    root.addHandler(handler)
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
