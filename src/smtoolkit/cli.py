@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import click
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 def _load_env(base_dir: Path | None) -> TrainingEnv:
     from smtoolkit.config.training import TrainingEnv  # noqa: F811 - lazily, only for commands that need it
 
-    return TrainingEnv(base_dir=base_dir.resolve()) if base_dir else TrainingEnv()
+    return TrainingEnv.load(base_dir=base_dir.resolve()) if base_dir else TrainingEnv.load()
 
 
 def _fail(error: SmtoolkitError) -> None:

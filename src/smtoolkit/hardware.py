@@ -1,13 +1,13 @@
-"""CPU, GPU and Neuron core counts, each probed at most once per process and only when asked."""
+"""CPU, GPU and Neuron core counts, each probed at most once per process and only when asked.
+
+Probes import what they need when they run: this module is on the path of every `from smtoolkit import env`.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 PROBE_TIMEOUT_S = 10.0
@@ -51,6 +51,9 @@ def num_cpus() -> int:
 @functools.cache
 def num_gpus() -> int:
     """NVIDIA GPUs as `nvidia-smi --list-gpus` lists them; 0 at once when there is no nvidia-smi."""
+    import shutil
+    import subprocess
+
     binary = shutil.which("nvidia-smi")
     if binary is None:
         return 0
@@ -66,6 +69,10 @@ def num_gpus() -> int:
 @functools.cache
 def num_neurons() -> int:
     """AWS Neuron cores as `neuron-ls -j` reports them; 0 at once when there is no neuron-ls."""
+    import json
+    import shutil
+    import subprocess
+
     binary = shutil.which("neuron-ls")
     if binary is None:
         return 0

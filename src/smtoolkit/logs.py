@@ -8,32 +8,25 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from smtoolkit.levels import parse_log_level
+
 SECRET_KEY_PATTERN = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL|PRIVATE|CREDS", re.IGNORECASE)
 MASK = "******"
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 _HANDLER_NAME = "smtoolkit"
+__all__ = [
+    "SecretMaskingFilter",
+    "configure_logging",
+    "is_secret_key",
+    "mask_text",
+    "masked",
+    "parse_log_level",
+]
 
 # KEY=value and "key": "value" pairs whose key looks secret, wherever they appear in a message.
 _SECRET_NAME = rf"[\w.-]*(?:{SECRET_KEY_PATTERN.pattern})[\w.-]*"
 _ASSIGNMENT = re.compile(rf"(?P<key>\b{_SECRET_NAME})(?P<sep>=)(?P<value>\S+)", re.I)
-_JSON_PAIR = re.compile(
-    rf'(?P<key>"{_SECRET_NAME}")(?P<sep>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"|[^,}}\s]+)', re.I
-)
-
-
-def parse_log_level(value: Any) -> int:
-    """A log level from 20, "20", '"20"', "INFO" or "info"; ValueError naming the value otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a log level: {value!r}")
-    if isinstance(value, int):
-        return value
-    text = str(value).strip().strip('"').strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    level = logging.getLevelName(text.upper())
-    if isinstance(level, int):
-        return level
-    raise ValueError(f"not a log level: {value!r} (expected a number such as 20 or a name such as INFO)")
+_JSON_PAIR = re.compile(rf'(?P<key>"{_SECRET_NAME}")(?P<sep>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"|[^,}}\s]+)', re.I)
 
 
 def is_secret_key(key: str) -> bool:

@@ -14,7 +14,7 @@ InputMode = Literal["File", "Pipe", "FastFile"]
 class ChannelConfig(BaseModel):
     """One entry of inputdataconfig.json, as the platform writes it (unknown keys are kept)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
     content_type: str | None = Field(default=None, alias="ContentType")
     input_mode: InputMode = Field(default="File", alias="TrainingInputMode")

@@ -50,8 +50,7 @@ def training_env_dict(env: TrainingEnv) -> dict[str, Any]:
         "input_dir": str(env.input_dir),
         "instance_groups": resources.group_names,
         "instance_groups_dict": {
-            group.instance_group_name: group.model_dump(exclude_unset=True)
-            for group in resources.instance_groups
+            group.instance_group_name: group.model_dump(exclude_unset=True) for group in resources.instance_groups
         },
         "is_hetero": resources.is_hetero,
         "is_master": env.is_master,
@@ -97,9 +96,7 @@ _NOT_EXPORTED = {
 def to_env_vars(env: TrainingEnv, argv_style: ArgvStyle = "python") -> dict[str, str]:
     """Every variable the user's process gets from the job environment (PYTHONPATH is the launcher's)."""
     values = training_env_dict(env)
-    exported: dict[str, Any] = {
-        f"SM_{key.upper()}": value for key, value in values.items() if key not in _NOT_EXPORTED
-    }
+    exported: dict[str, Any] = {f"SM_{key.upper()}": value for key, value in values.items() if key not in _NOT_EXPORTED}
     exported |= {
         "SM_CHANNELS": sorted(env.channels),
         "SM_HPS": env.hyperparameters,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_FILE = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+_FILE = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class S3Input(BaseModel):

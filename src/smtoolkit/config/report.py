@@ -94,7 +94,10 @@ def as_table(env: TrainingEnv) -> str:
     lines += _section(
         "Channels",
         [
-            (name, f"{ch.input_mode:<8} {ch.content_type or '-':<20} {ch.config.s3_distribution_type:<16} {ch.path}")
+            (
+                name,
+                f"{ch.input_mode:<8} {ch.content_type or '-':<20} {ch.config.s3_distribution_type:<16} {ch.path}",
+            )
             for name, ch in env.channels.items()
         ],
     )

@@ -23,7 +23,7 @@ DISTRIBUTION_FLAGS = (
 
 
 class InstanceGroup(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     instance_group_name: str
     instance_type: str = "local"
@@ -33,7 +33,7 @@ class InstanceGroup(BaseModel):
 class ResourceConfig(BaseModel):
     """The platform's resourceconfig.json (unknown keys are kept, so it re-exports verbatim)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     current_host: str
     hosts: list[str] = Field(min_length=1)
@@ -95,12 +95,7 @@ def distribution_hosts(resources: ResourceConfig, groups: list[str]) -> list[str
     """Hosts of the distribution groups, in instance_groups order; all hosts when there are no groups."""
     if not resources.instance_groups:
         return list(resources.hosts)
-    return [
-        host
-        for group in resources.instance_groups
-        if group.instance_group_name in groups
-        for host in group.hosts
-    ]
+    return [host for group in resources.instance_groups if group.instance_group_name in groups for host in group.hosts]
 
 
 def master_hostname(resources: ResourceConfig, dist_hosts: list[str]) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator, model_validator
 
 from smtoolkit import hardware
 from smtoolkit.config.channels import Channel, ChannelConfig
@@ -20,8 +20,14 @@ from smtoolkit.config.resources import (
     master_hostname,
     ranked_hosts,
 )
-from smtoolkit.config.sources import JobFilesSource, SageMakerVariablesSource, SmVariablesSource
-from smtoolkit.logs import parse_log_level
+from smtoolkit.config.sources import (
+    InitSource,
+    JobFilesSource,
+    SageMakerVariablesSource,
+    SmVariablesSource,
+    merge_sources,
+)
+from smtoolkit.levels import parse_log_level
 from smtoolkit.paths import JobPaths, base_dir_from
 
 DEFAULT_MASTER_PORT = 7777
@@ -37,14 +43,15 @@ _PATH_FIELDS = (
 )
 
 
-class TrainingEnv(BaseSettings):
+class TrainingEnv(BaseModel):
     """Everything a training (or processing) job's code needs to know, read once.
 
-    Built from keyword arguments, then SM_* variables, then SAGEMAKER_* variables, then the job's files
-    (see smtoolkit.config.sources); nothing is created or written. Hardware counts are probed only when read.
+    `TrainingEnv.load()` builds it from keyword arguments, then SM_* variables, then SAGEMAKER_* variables,
+    then the job's files (see smtoolkit.config.sources); nothing is created or written. Hardware counts are
+    probed only when read.
     """
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     base_dir: Path = Field(default_factory=base_dir_from)
     model_dir: Path
@@ -60,11 +67,13 @@ class TrainingEnv(BaseSettings):
     reserved_hyperparameters: dict[str, Any] = Field(default_factory=dict)
     hyperparameters_source: str = "hyperparameters"
 
-    resource_config: ResourceConfig = Field(default_factory=ResourceConfig.single_host)
-    input_data_config: dict[str, ChannelConfig] = Field(default_factory=dict)
+    # Validated by the source that read them (so errors name their file); not validated again here, which
+    # also keeps their schemas unbuilt until a job has such a file.
+    resource_config: Annotated[ResourceConfig, SkipValidation] = Field(default_factory=ResourceConfig.single_host)
+    input_data_config: Annotated[dict[str, ChannelConfig], SkipValidation] = Field(default_factory=dict)
+    checkpoint_config: Annotated[CheckpointConfig | None, SkipValidation] = None
+    processing_config: Annotated[ProcessingJobConfig | None, SkipValidation] = None
     channel_dirs: dict[str, Path] = Field(default_factory=dict)
-    checkpoint_config: CheckpointConfig | None = None
-    processing_config: ProcessingJobConfig | None = None
 
     user_entry_point: str | None = None
     submit_directory: str | None = None
@@ -79,22 +88,18 @@ class TrainingEnv(BaseSettings):
     reported_num_neurons: int | None = None
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        explicit = init_settings().get("base_dir")
-        base_dir = Path(explicit) if explicit else base_dir_from()
-        return (
-            init_settings,
-            SmVariablesSource(settings_cls),
-            SageMakerVariablesSource(settings_cls),
-            JobFilesSource(settings_cls, base_dir),
+    def load(cls, base_dir: Path | None = None, environ: Mapping[str, str] | None = None, **values: Any) -> TrainingEnv:
+        """Read the job: `values` win over SM_* variables, which win over SAGEMAKER_* ones, then the files."""
+        base = base_dir or base_dir_from(environ)
+        merged = merge_sources(
+            [
+                InitSource({**values, "base_dir": base_dir}),
+                SmVariablesSource(environ),
+                SageMakerVariablesSource(environ),
+                JobFilesSource(base),
+            ]
         )
+        return cls.model_validate(merged)
 
     @model_validator(mode="before")
     @classmethod
@@ -202,4 +207,4 @@ class TrainingEnv(BaseSettings):
 @functools.cache
 def current_env() -> TrainingEnv:
     """The running job's environment, built on first use and cached for the process."""
-    return TrainingEnv()
+    return TrainingEnv.load()

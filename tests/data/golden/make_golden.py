@@ -37,9 +37,7 @@ def main() -> None:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_", "TRAINING_"))}
         environ["SAGEMAKER_BASE_DIR"] = GOLDEN_BASE
         environ.update(json.loads((case / "environ.json").read_text()) if (case / "environ.json").exists() else {})
-        result = subprocess.run(
-            [sys.executable, "-c", PROBE], env=environ, capture_output=True, text=True, check=True
-        )
+        result = subprocess.run([sys.executable, "-c", PROBE], env=environ, capture_output=True, text=True, check=True)
         (HERE / f"{case.name}.json").write_text(result.stdout)
         print(case.name, "ok")
 

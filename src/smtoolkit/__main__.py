@@ -1,0 +1,5 @@
+"""`python -m smtoolkit` is the `smtoolkit` command."""
+
+from smtoolkit.cli import main
+
+main()
