@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/job $(DEMO_DIR)/opt-ml
 	SAGEMAKER_BASE_DIR=$(CURDIR)/$(DEMO_DIR)/opt-ml $(BIN)/smtoolkit env
+	SAGEMAKER_BASE_DIR=$(CURDIR)/$(DEMO_DIR)/opt-ml $(BIN)/train
+	@echo "model: $$(cat $(DEMO_DIR)/opt-ml/model/model.json)"; ls $(DEMO_DIR)/opt-ml/output
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -16,6 +16,7 @@ from smtoolkit import __version__
 from smtoolkit.errors import ConfigError, SmtoolkitError
 
 if TYPE_CHECKING:
+    from smtoolkit.config.launcher import LauncherSettings
     from smtoolkit.config.training import TrainingEnv
 
 
@@ -59,5 +60,60 @@ def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
     click.echo(text, nl=not text.endswith("\n"))
 
 
+def _launcher_settings() -> LauncherSettings:
+    from pydantic import ValidationError
+
+    from smtoolkit.config.files import problems_from
+    from smtoolkit.config.launcher import LauncherSettings  # noqa: F811
+
+    try:
+        return LauncherSettings()
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, "SMTOOLKIT_* settings")) from None
+
+
+@cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--dry-run", is_flag=True, help="Print the plan (argv, environment additions, cwd) and exit.")
+def train_command(dry_run: bool) -> None:
+    """Run the job's training code as the platform expects (the container's `train`)."""
+    from smtoolkit.launch.jobs import run_training
+    from smtoolkit.logs import configure_logging
+
+    configure_logging("INFO")
+    try:
+        settings = _launcher_settings()
+    except ConfigError as error:
+        _fail(error)
+        return
+    sys.exit(run_training(settings, dry_run=dry_run))
+
+
+@cli.command("process", context_settings={"ignore_unknown_options": True})
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def process_command(command: tuple[str, ...]) -> None:
+    """Run a processing container's command (`smtoolkit process -- CMD ARGS...`) with signal forwarding;
+    on failure write output/message."""
+    from smtoolkit.launch.jobs import run_processing
+    from smtoolkit.logs import configure_logging
+
+    configure_logging("INFO")
+    try:
+        settings = _launcher_settings()
+    except ConfigError as error:
+        _fail(error)
+        return
+    sys.exit(run_processing(list(command), settings))
+
+
 def main() -> None:
     cli()
+
+
+def train_main() -> None:
+    """The `train` console script: `train` is `smtoolkit train`, whatever arguments the platform appends."""
+    cli(["train", *sys.argv[1:]])
+
+
+def serve_main() -> None:
+    """The `serve` console script: `serve` is `smtoolkit serve`."""
+    cli(["serve", *sys.argv[1:]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from smtoolkit.levels import parse_log_level
@@ -18,6 +18,7 @@ __all__ = [
     "SecretMaskingFilter",
     "configure_logging",
     "is_secret_key",
+    "mask_argv",
     "mask_text",
     "masked",
     "parse_log_level",
@@ -39,6 +40,16 @@ def masked(mapping: Mapping[str, Any]) -> dict[str, Any]:
         key: MASK if is_secret_key(key) else masked(value) if isinstance(value, Mapping) else value
         for key, value in mapping.items()
     }
+
+
+def mask_argv(argv: Sequence[str]) -> list[str]:
+    """argv with the value after a secret-looking option (`--api_token VALUE`) masked, and KEY=value pairs."""
+    masked_argv: list[str] = []
+    hide_next = False
+    for arg in argv:
+        masked_argv.append(MASK if hide_next else mask_text(arg))
+        hide_next = arg.startswith("-") and "=" not in arg and is_secret_key(arg.lstrip("-"))
+    return masked_argv
 
 
 def mask_text(text: str) -> str:

@@ -1,0 +1,109 @@
+"""What to run: the user's entry point, validated, and the argv that runs it with its arguments."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from smtoolkit.errors import EntryPointError
+
+EntryKind = Literal["script", "module", "function", "shell", "executable"]
+
+_PATH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*$")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_FUNCTION = re.compile(r"^(?P<module>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*):(?P<function>[A-Za-z_]\w*)$")
+PACKAGE_FILES = ("setup.py", "pyproject.toml")
+
+# Runs `module:function` with the user's arguments in sys.argv, as `python -m` would.
+_CALL_FUNCTION = (
+    "import importlib, sys\n"
+    "module, function = sys.argv[1].split(':')\n"
+    "sys.argv = [sys.argv[1]] + sys.argv[2:]\n"
+    "result = getattr(importlib.import_module(module), function)()\n"
+    "sys.exit(result if isinstance(result, int) else 0)\n"
+)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    kind: EntryKind
+    name: str
+    python: str = sys.executable
+
+    def argv(self, args: list[str]) -> tuple[str, ...]:
+        """The command with the user's arguments; never re-parsed by a shell."""
+        if self.kind == "script":
+            return (self.python, "--", self.name, *args)
+        if self.kind == "module":
+            return (self.python, "-m", self.name, *args)
+        if self.kind == "function":
+            return (self.python, "-c", _CALL_FUNCTION, self.name, *args)
+        if self.kind == "shell":
+            return ("/bin/sh", self.name, *args)
+        return (f"./{self.name}", *args)
+
+
+def module_name(path_name: str) -> str:
+    """`dir/train.py` -> `dir.train`, for `python -m` in an installed package."""
+    return path_name.removesuffix(".py").replace("/", ".")
+
+
+def resolve(program: str | None, framework_module: str | None, code_dir: Path, check: bool = True) -> EntryPoint:
+    """The entry point named by SAGEMAKER_TRAINING_MODULE, else SAGEMAKER_PROGRAM / sagemaker_program.
+
+    With `check=False` (a dry run before the code is fetched) kinds are inferred from names alone.
+    """
+    if framework_module:
+        if not _FUNCTION.match(framework_module):
+            raise EntryPointError(
+                f"SAGEMAKER_TRAINING_MODULE {framework_module!r} is not of the form package.module:function"
+            )
+        return EntryPoint("function", framework_module)
+    if not program:
+        raise EntryPointError(
+            "no entry point: set SAGEMAKER_PROGRAM or the sagemaker_program hyperparameter (e.g. train.py)"
+        )
+    if _FUNCTION.match(program):
+        return EntryPoint("function", program)
+    if not _PATH_NAME.match(program) or any(part in (".", "..") for part in program.split("/")):
+        raise EntryPointError(
+            f"entry point {program!r} is not a valid name: expected a path inside the code dir "
+            "(train.py, dir/train.py, train.sh), a module (pkg.module) or pkg.module:function"
+        )
+    path = code_dir / program
+    if check and not path.is_file():
+        if _DOTTED.match(program) and not program.endswith((".py", ".sh")):
+            return EntryPoint("module", program)
+        raise EntryPointError(f"entry point {program!r} not found in {code_dir}{_listing(code_dir)}")
+    if program.endswith(".py"):
+        if check and any((code_dir / name).exists() for name in PACKAGE_FILES):
+            return EntryPoint("module", module_name(program))
+        return EntryPoint("script", program)
+    if program.endswith(".sh"):
+        return EntryPoint("executable" if check and _has_shebang(path) else "shell", program)
+    if not check and _DOTTED.match(program):
+        return EntryPoint("module", program)
+    return EntryPoint("executable" if not check or _has_shebang(path) or _is_binary(path) else "shell", program)
+
+
+def _has_shebang(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"#!"
+
+
+def _is_binary(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"\x7fELF"
+
+
+def _listing(code_dir: Path, limit: int = 10) -> str:
+    if not code_dir.is_dir():
+        return " (the code dir does not exist)"
+    names = sorted(p.name for p in code_dir.iterdir())
+    if not names:
+        return " (the code dir is empty)"
+    shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+    return f" (it holds: {shown})"

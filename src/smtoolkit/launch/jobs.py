@@ -1,0 +1,125 @@
+"""The `train` and `process` pipelines: settings -> plan -> execute -> report. Returns the exit code."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from smtoolkit.config.launcher import LauncherSettings
+from smtoolkit.config.training import TrainingEnv
+from smtoolkit.errors import ConfigError, InstallError, LaunchError, SmtoolkitError
+from smtoolkit.launch import deps, entrypoint, report
+from smtoolkit.launch.plan import LaunchPlan, build_plan
+from smtoolkit.launch.supervise import ProcessSpec, run_supervised
+from smtoolkit.logs import configure_logging, masked
+from smtoolkit.paths import JobPaths
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_BYTES = 1024
+
+
+def run_training(settings: LauncherSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    try:
+        env = TrainingEnv.load(environ=environ)
+    except ConfigError as error:
+        logger.error("%s", error)
+        if not dry_run:
+            report.write_failure(JobPaths.from_env(environ).failure_file, report.error_message(error))
+        return 1
+    configure_logging(env.log_level)
+    logger.info("settings: %s", masked(settings.model_dump()))
+    failure_file = env.output_dir / "failure"
+    try:
+        if dry_run:
+            entry = entrypoint.resolve(env.user_entry_point, env.framework_module, env.code_dir, check=False)
+            sys.stdout.write(build_plan(env, entry, [], settings.argv_style, environ.get("PYTHONPATH")).render() + "\n")
+            return 0
+        plan = _prepare(env, settings, environ)
+    except SmtoolkitError as error:
+        logger.error("%s", report.error_message(error))
+        report.write_failure(failure_file, report.error_message(error))
+        return error.exit_code
+    return _run(plan, settings, env, environ)
+
+
+def _prepare(env: TrainingEnv, settings: LauncherSettings, environ: Mapping[str, str]) -> LaunchPlan:
+    from smtoolkit.launch.source import fetch_code
+
+    code_dir = env.code_dir
+    if env.submit_directory and Path(env.submit_directory) != code_dir:
+        result = fetch_code(env.submit_directory, code_dir, environ)
+        logger.info("code from %s (%s, %d files) in %s", result.uri, result.kind, result.files_written, code_dir)
+    entry = entrypoint.resolve(env.user_entry_point, env.framework_module, code_dir)
+    if entry.kind == "executable":
+        target = code_dir / entry.name
+        target.chmod(target.stat().st_mode | 0o111)
+    steps = []
+    if settings.install_requirements:
+        arn = environ.get("CA_REPOSITORY_ARN")
+        steps = deps.install_steps(code_dir, index_url=deps.codeartifact_index_url(arn) if arn else None)
+    for step in steps:
+        _install(step, settings, environ)
+    plan = build_plan(env, entry, steps, settings.argv_style, environ.get("PYTHONPATH"))
+    logger.info("launch plan: %s", plan.render())
+    return plan
+
+
+def _install(step: deps.InstallStep, settings: LauncherSettings, environ: Mapping[str, str]) -> None:
+    logger.info("%s: %s", step.description, " ".join(step.argv))
+    outcome = run_supervised(
+        ProcessSpec(step.argv, {**environ, **step.env}, step.cwd),
+        grace_period=settings.grace_period_s,
+        stderr_tail_bytes=settings.stderr_tail_kib * 1024,
+    )
+    if outcome.exit_code != 0:
+        pip_error = outcome.stderr_tail.decode("utf-8", "replace").strip()
+        raise InstallError(f"{step.description} failed with exit code {outcome.exit_code}:\n{pip_error}")
+
+
+def _run(plan: LaunchPlan, settings: LauncherSettings, env: TrainingEnv, environ: Mapping[str, str]) -> int:
+    outcome = run_supervised(
+        ProcessSpec(plan.argv, plan.child_env(environ), plan.cwd),
+        grace_period=settings.grace_period_s,
+        stderr_tail_bytes=settings.stderr_tail_kib * 1024,
+    )
+    if outcome.exit_code == 0:
+        logger.info("reporting training success")
+        report.write_success(env.output_dir / "success")
+        return 0
+    logger.error("reporting training failure: exit code %d", outcome.exit_code)
+    report.write_failure(env.output_dir / "failure", report.outcome_message(outcome, plan.argv))
+    return outcome.exit_code
+
+
+def run_processing(command: Sequence[str], settings: LauncherSettings, environ: Mapping[str, str] | None = None) -> int:
+    """Run a processing container's command under the same supervision; on failure write output/message."""
+    environ = os.environ if environ is None else environ
+    paths = JobPaths.from_env(environ)
+    if not command:
+        _write_message(paths.message_file, "ConfigError: no command given to `smtoolkit process -- CMD ARGS...`")
+        return 2
+    try:
+        outcome = run_supervised(
+            ProcessSpec(tuple(command), dict(environ), Path.cwd()),
+            grace_period=settings.grace_period_s,
+            stderr_tail_bytes=settings.stderr_tail_kib * 1024,
+        )
+    except LaunchError as error:
+        _write_message(paths.message_file, report.error_message(error))
+        return 127
+    if outcome.exit_code != 0:
+        _write_message(paths.message_file, report.outcome_message(outcome, command))
+    return outcome.exit_code
+
+
+def _write_message(message_file: Path, text: str) -> None:
+    """At most 1 KB of valid UTF-8 (the platform fails the job on anything else)."""
+    data = text.encode("utf-8")[:MESSAGE_BYTES].decode("utf-8", "ignore")
+    message_file.parent.mkdir(parents=True, exist_ok=True)
+    message_file.write_text(data, encoding="utf-8")
+    logger.error("%s", text)

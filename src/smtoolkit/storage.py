@@ -1,0 +1,142 @@
+"""The one place for s3:// versus local paths. boto3 is imported inside functions only, so importing this
+module stays cheap for code that never touches S3."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from smtoolkit.errors import CodeFetchError, ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+    from botocore.response import StreamingBody
+    from mypy_boto3_s3 import S3Client
+
+S3_SCHEME = "s3://"
+FILE_SCHEME = "file://"
+# Read in this order; S3_ENDPOINT_URL is what the AWS toolkit reads, the other two are botocore's own names.
+ENDPOINT_VARIABLES = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+REGION_VARIABLES = ("AWS_REGION", "SAGEMAKER_REGION", "AWS_DEFAULT_REGION")
+READ_BUFFER_SIZE = 1024 * 1024
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri[: len(S3_SCHEME)].lower() == S3_SCHEME
+
+
+def local_path(uri: str) -> Path:
+    """A local path or `file://` URI as a Path (`file:///opt/x` -> /opt/x)."""
+    return Path(uri[len(FILE_SCHEME) :] if uri[: len(FILE_SCHEME)].lower() == FILE_SCHEME else uri)
+
+
+def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
+    """`s3://bucket/some/key` -> ("bucket", "some/key"). An empty key is refused unless allowed (prefixes)."""
+    if not is_s3_uri(uri):
+        raise ConfigError.single(uri, "not an S3 URI; expected s3://bucket/key")
+    bucket, _, key = uri[len(S3_SCHEME) :].partition("/")
+    if not bucket or any(c.isspace() for c in bucket):
+        raise ConfigError.single(uri, "malformed S3 URI: missing or invalid bucket name; expected s3://bucket/key")
+    if not key and not allow_empty_key:
+        raise ConfigError.single(uri, "malformed S3 URI: missing object key; expected s3://bucket/key")
+    return bucket, key
+
+
+def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    return next((environ[name] for name in names if environ.get(name)), None)
+
+
+def s3_client(environ: Mapping[str, str] | None = None) -> S3Client:
+    """An S3 client configured from `environ` (default os.environ): endpoint, region, and credentials when
+    the mapping holds them (else boto3's usual chain: files, container role, instance profile)."""
+    import boto3
+    from botocore.config import Config
+
+    env = os.environ if environ is None else environ
+    session_args: dict[str, Any] = {}
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        session_args["aws_access_key_id"] = env["AWS_ACCESS_KEY_ID"]
+        session_args["aws_secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
+        session_args["aws_session_token"] = env.get("AWS_SESSION_TOKEN") or None
+    elif env.get("AWS_PROFILE"):
+        session_args["profile_name"] = env["AWS_PROFILE"]
+    # botocore reads these two from os.environ only; honour them from the mapping we were given too.
+    retries: dict[str, Any] = {}
+    if env.get("AWS_MAX_ATTEMPTS", "").isdigit():
+        retries["total_max_attempts"] = int(env["AWS_MAX_ATTEMPTS"])
+    if env.get("AWS_RETRY_MODE") in ("legacy", "standard", "adaptive"):
+        retries["mode"] = env["AWS_RETRY_MODE"]
+    options: dict[str, Any] = {"user_agent_extra": "smtoolkit"}
+    if retries:
+        options["retries"] = retries
+    session = boto3.session.Session(**session_args)
+    return session.client(
+        "s3",
+        endpoint_url=_first(env, ENDPOINT_VARIABLES),
+        region_name=_first(env, REGION_VARIABLES),
+        config=Config(**options),
+    )
+
+
+def describe_error(exc: BaseException, uri: str) -> str:
+    """One line saying why an S3 call on `uri` failed, without botocore's traceback."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = error.get("Message") or ""
+        bucket, key = parse_s3_uri(uri, allow_empty_key=True)
+        hints = {
+            "NoSuchKey": f"no object with key {key!r} in bucket {bucket!r}",
+            "404": f"no object with key {key!r} in bucket {bucket!r}",
+            "NoSuchBucket": f"bucket {bucket!r} does not exist",
+            "AccessDenied": "access denied (check the job's role or credentials and the bucket policy)",
+            "403": "access denied (check the job's role or credentials and the bucket policy)",
+        }
+        reason = hints.get(code, message or "request failed")
+        return f"{code}: {reason}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _GuardedStream(io.RawIOBase):
+    """A raw stream over a get_object body that turns botocore read failures into CodeFetchError."""
+
+    def __init__(self, body: StreamingBody, uri: str) -> None:
+        self._body = body
+        self._uri = uri
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        from botocore.exceptions import BotoCoreError
+
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._body.read(len(view))
+        except (BotoCoreError, OSError) as exc:
+            raise CodeFetchError(f"{self._uri}: reading the object failed: {describe_error(exc, self._uri)}") from exc
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+def open_s3_object(uri: str, environ: Mapping[str, str] | None = None) -> BinaryIO:
+    """A buffered, non-seekable stream of the object's bytes, read from the network as it is consumed.
+    Close it (or use it in a `with`) when done. Raises CodeFetchError naming the URI when it can't be read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    try:
+        body = s3_client(environ).get_object(Bucket=bucket, Key=key)["Body"]
+    except (BotoCoreError, ClientError) as exc:
+        raise CodeFetchError(f"cannot read {uri}: {describe_error(exc, uri)}") from exc
+    return io.BufferedReader(_GuardedStream(body, uri), buffer_size=READ_BUFFER_SIZE)

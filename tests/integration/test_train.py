@@ -1,0 +1,276 @@
+"""`train` end to end in real subprocesses: every entry point kind, outcomes, code sources, requirements."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+TRAIN = [sys.executable, "-m", "smtoolkit", "train"]
+
+
+def _train(base: Path, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), **(extra or {})}
+    return subprocess.run(TRAIN, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _job(job_tree: Any, program: str, files: dict[str, str], **hps: str) -> Path:
+    base: Path = job_tree(
+        hyperparameters={"sagemaker_program": json.dumps(program), **hps},
+        channels={"train": {"TrainingInputMode": "File"}},
+    )
+    for name, content in files.items():
+        target = base / "code" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    return base
+
+
+DUMP = """
+import json, os, sys
+from smtoolkit import env
+out = {"argv": sys.argv[1:], "cwd": os.getcwd(), "path0": os.environ["PYTHONPATH"].split(os.pathsep)[0],
+       "hps": json.loads(os.environ["SM_HPS"]), "channel": os.environ["SM_CHANNEL_TRAIN"],
+       "unbuffered": os.environ.get("PYTHONUNBUFFERED"), "env_lr": env.hyperparameters["lr"]}
+env.model_dir.mkdir(parents=True, exist_ok=True)
+(env.model_dir / "out.json").write_text(json.dumps(out))
+"""
+
+
+def test_script_success(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"train.py": DUMP}, lr="0.1", name='"a b"')
+    result = _train(base)
+    assert result.returncode == 0, result.stderr
+    out = json.loads((base / "model" / "out.json").read_text())
+    assert out["argv"] == ["--lr", "0.1", "--name", "a b"]
+    assert out["cwd"] == str(base / "code") == out["path0"]
+    assert out["hps"] == {"lr": 0.1, "name": "a b"} and out["env_lr"] == 0.1
+    assert out["channel"] == str(base / "input" / "data" / "train")
+    assert out["unbuffered"] == "1"
+    assert (base / "output" / "success").exists()
+    assert not (base / "output" / "failure").exists()
+
+
+def test_module_function_shell_and_executable(job_tree: Any) -> None:
+    record = "import sys, pathlib; pathlib.Path('{0}').write_text(repr(sys.argv[1:]))\n"
+    cases = {
+        "pkg.mod": {"pkg/__init__.py": "", "pkg/mod.py": record.format("../model/module")},
+        "pkg.mod:main": {"pkg/__init__.py": "", "pkg/mod.py": f"def main():\n    {record.format('../model/fn')}"},
+        "run.sh": {"run.sh": 'printf "%s|" "$@" > ../model/shell\n'},
+        "run": {"run": '#!/bin/sh\nprintf "%s|" "$@" > ../model/exe\n'},
+    }
+    for program, files in cases.items():
+        base = _job(job_tree, program, files, x='"a b"', lr="1")
+        (base / "model").mkdir(exist_ok=True)
+        result = _train(base)
+        assert result.returncode == 0, (program, result.stderr)
+    model = base / "model"
+    assert (model / "module").read_text() == "['--lr', '1', '-x', 'a b']"
+    assert (model / "fn").read_text() == "['--lr', '1', '-x', 'a b']"
+    assert (model / "shell").read_text() == "--lr|1|-x|a b|"
+    assert (model / "exe").read_text() == "--lr|1|-x|a b|"
+
+
+def test_failure_report(job_tree: Any) -> None:
+    script = "import sys\nprint('début', file=sys.stderr)\nraise ValueError('bad value: 42')\n"
+    base = _job(job_tree, "train.py", {"train.py": script})
+    result = _train(base)
+    assert result.returncode == 1
+    failure = (base / "output" / "failure").read_text()
+    head = failure[:1024]
+    assert head.startswith("UserScriptError:\nExitCode 1\n")
+    assert "ValueError: bad value: 42" in head and "train.py" in head
+    assert "ValueError: bad value: 42" in result.stderr  # the child's stderr reached ours unchanged
+    assert not (base / "output" / "success").exists()
+
+
+def test_exit_code_and_signal_death(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"train.py": "import sys; sys.exit(3)"})
+    assert _train(base).returncode == 3
+    base = _job(job_tree, "train.py", {"train.py": "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"})
+    (base / "output" / "failure").unlink(missing_ok=True)
+    assert _train(base).returncode == 137
+    failure = (base / "output" / "failure").read_text()
+    assert "ExitCode 137" in failure and "SIGKILL" in failure
+
+
+def test_user_failure_reason_is_kept(job_tree: Any) -> None:
+    script = "from smtoolkit import env\n(env.output_dir / 'failure').write_text('my reason')\nraise SystemExit(5)\n"
+    base = _job(job_tree, "train.py", {"train.py": script})
+    assert _train(base).returncode == 5
+    assert (base / "output" / "failure").read_text() == "my reason"
+
+
+def test_missing_entry_point_and_bad_config(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"other.py": ""})
+    result = _train(base)
+    assert result.returncode == 1
+    first_line = (base / "output" / "failure").read_text().splitlines()[0]
+    assert first_line.startswith("EntryPointError: entry point 'train.py' not found in")
+    (base / "output" / "failure").unlink()
+    (base / "input" / "config" / "resourceconfig.json").write_text("{")
+    assert _train(base).returncode == 1
+    assert (base / "output" / "failure").read_text().startswith("ConfigError: ")
+
+
+def test_code_from_a_tarball(job_tree: Any, tmp_path: Path) -> None:
+    archive = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = DUMP.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    base = _job(job_tree, "train.py", {}, lr="2", sagemaker_submit_directory=json.dumps(str(archive)))
+    result = _train(base)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((base / "model" / "out.json").read_text())["argv"] == ["--lr", "2"]
+
+
+def test_code_from_s3(job_tree: Any, s3_env: dict[str, str], tmp_path: Path) -> None:
+    import boto3
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = DUMP.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    bucket = s3_env["SMTOOLKIT_TEST_BUCKET"]
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_env["S3_ENDPOINT_URL"],
+        region_name=s3_env["AWS_REGION"],
+        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
+    )
+    client.put_object(Bucket=bucket, Key="job/source/sourcedir.tar.gz", Body=buffer.getvalue())
+    uri = f"s3://{bucket}/job/source/sourcedir.tar.gz"
+    base = _job(job_tree, "train.py", {}, lr="3", sagemaker_submit_directory=json.dumps(uri))
+    result = _train(base, s3_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((base / "model" / "out.json").read_text())["argv"] == ["--lr", "3"]
+
+
+def _wheel(folder: Path, name: str, version: str, module_source: str) -> None:
+    """A minimal pure-Python wheel, written by hand so tests never need an index."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": module_source,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, content in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(content.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(content.encode())}")
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        for path, content in files.items():
+            wheel.writestr(path, content)
+
+
+def test_requirements_from_a_local_wheel_folder(job_tree: Any, tmp_path: Path) -> None:
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    _wheel(wheels, "smtk_demo_dep", "1.0", "ANSWER = 42\n")
+    script = "import smtk_demo_dep, pathlib\npathlib.Path('../model/answer').write_text(str(smtk_demo_dep.ANSWER))\n"
+    requirements = f"--no-index\n--find-links {wheels}\nsmtk_demo_dep==1.0\n"
+    base = _job(job_tree, "train.py", {"train.py": script, "requirements.txt": requirements})
+    (base / "model").mkdir(exist_ok=True)
+    # PIP_TARGET keeps the test venv clean: PIP_* settings reach pip, PYTHONPATH reaches the script.
+    result = _train(base, {"PIP_TARGET": str(target), "PYTHONPATH": str(target)})
+    assert result.returncode == 0, result.stderr
+    assert (base / "model" / "answer").read_text() == "42"
+
+
+def test_failed_install_reports_pips_error(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"train.py": "", "requirements.txt": "--no-index\nsmtk-missing-pkg==9.9\n"})
+    result = _train(base)
+    assert result.returncode == 1
+    failure = (base / "output" / "failure").read_text()
+    assert failure.startswith("InstallError: install requirements.txt failed with exit code 1")
+    assert "smtk-missing-pkg" in failure and "No matching distribution" in failure
+
+
+def test_sigterm_reaches_the_script_which_checkpoints(job_tree: Any) -> None:
+    script = (
+        "import signal, sys, time, pathlib\n"
+        "def stop(*_):\n"
+        "    pathlib.Path('../model/checkpoint').write_text('saved')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "pathlib.Path('../model/started').write_text('')\n"
+        "time.sleep(60)\n"
+    )
+    base = _job(job_tree, "train.py", {"train.py": script})
+    (base / "model").mkdir(exist_ok=True)
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base)}
+    with subprocess.Popen(TRAIN, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as launcher:
+        deadline = time.monotonic() + 30
+        while not (base / "model" / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        launcher.send_signal(signal.SIGTERM)
+        launcher.communicate(timeout=30)
+    assert launcher.returncode == 0
+    assert (base / "model" / "checkpoint").read_text() == "saved"
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"train.py": "raise SystemExit(9)"}, lr="0.1", api_token='"s3cr3t"')
+    result = subprocess.run(
+        [*TRAIN, "--dry-run"], env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["argv"][-4:] == ["--api_token", "******", "--lr", "0.1"] or "s3cr3t" not in result.stdout
+    assert "s3cr3t" not in result.stdout
+    assert plan["cwd"] == str(base / "code") and plan["env"]["PYTHONUNBUFFERED"] == "1"
+    assert not (base / "output" / "success").exists() and not (base / "output" / "failure").exists()
+
+
+def test_process_runs_a_command_and_writes_the_message_on_failure(tmp_path: Path) -> None:
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(tmp_path)}
+    ok = subprocess.run(
+        [sys.executable, "-m", "smtoolkit", "process", "--", "sh", "-c", "echo out; exit 0"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0 and ok.stdout == "out\n"
+    assert not (tmp_path / "output" / "message").exists()
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smtoolkit",
+            "process",
+            "--",
+            "sh",
+            "-c",
+            "echo 'é' $(head -c 3000 /dev/zero | tr '\\0' x) >&2; exit 4",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 4
+    message = (tmp_path / "output" / "message").read_bytes()
+    assert len(message) <= 1024 and message.decode("utf-8").startswith("UserScriptError:\nExitCode 4")
+    missing = subprocess.run(
+        [sys.executable, "-m", "smtoolkit", "process", "--", "/nonexistent/cmd"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 127
+    assert "cannot start '/nonexistent/cmd'" in (tmp_path / "output" / "message").read_text()
