@@ -61,15 +61,9 @@ def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
 
 
 def _launcher_settings() -> LauncherSettings:
-    from pydantic import ValidationError
-
-    from smtoolkit.config.files import problems_from
     from smtoolkit.config.launcher import LauncherSettings  # noqa: F811
 
-    try:
-        return LauncherSettings()
-    except ValidationError as exc:
-        raise ConfigError(problems_from(exc, "SMTOOLKIT_* settings")) from None
+    return LauncherSettings.from_environ()
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

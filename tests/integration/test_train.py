@@ -274,3 +274,32 @@ def test_process_runs_a_command_and_writes_the_message_on_failure(tmp_path: Path
     )
     assert missing.returncode == 127
     assert "cannot start '/nonexistent/cmd'" in (tmp_path / "output" / "message").read_text()
+
+
+def test_bad_launcher_setting_names_the_variable(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"train.py": ""})
+    result = _train(base, {"SMTOOLKIT_GRACE_PERIOD_S": "soon"})
+    assert result.returncode == 2
+    assert "settings: SMTOOLKIT_GRACE_PERIOD_S: Input should be a valid number" in result.stderr
+
+
+def test_grace_period_then_sigkill(job_tree: Any) -> None:
+    script = (
+        "import signal, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "pathlib.Path('../model/started').write_text('')\n"
+        "time.sleep(60)\n"
+    )
+    base = _job(job_tree, "train.py", {"train.py": script})
+    (base / "model").mkdir(exist_ok=True)
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SMTOOLKIT_GRACE_PERIOD_S": "1"}
+    with subprocess.Popen(TRAIN, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as launcher:
+        deadline = time.monotonic() + 30
+        while not (base / "model" / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        launcher.send_signal(signal.SIGTERM)
+        launcher.communicate(timeout=30)
+    assert launcher.returncode == 137
+    assert 0.9 < time.monotonic() - started < 10
+    assert "did not stop within the grace period" in (base / "output" / "failure").read_text()
