@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -26,7 +26,7 @@ def _load_env(base_dir: Path | None) -> TrainingEnv:
     return TrainingEnv.load(base_dir=base_dir.resolve()) if base_dir else TrainingEnv.load()
 
 
-def _fail(error: SmtoolkitError) -> None:
+def _fail(error: SmtoolkitError) -> NoReturn:
     problems = error.problems if isinstance(error, ConfigError) else (error,)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
@@ -56,14 +56,19 @@ def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
         text = report.as_json(env) if as_json else report.as_exports(env) if as_export else report.as_table(env)
     except SmtoolkitError as error:
         _fail(error)
-        return
     click.echo(text, nl=not text.endswith("\n"))
 
 
 def _launcher_settings() -> LauncherSettings:
+    """Logging configured and the SMTOOLKIT_* settings read, for the commands that launch processes."""
     from smtoolkit.config.launcher import LauncherSettings  # noqa: F811
+    from smtoolkit.logs import configure_logging
 
-    return LauncherSettings.from_environ()
+    configure_logging("INFO")
+    try:
+        return LauncherSettings.from_environ()
+    except ConfigError as error:
+        _fail(error)
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -71,15 +76,8 @@ def _launcher_settings() -> LauncherSettings:
 def train_command(dry_run: bool) -> None:
     """Run the job's training code as the platform expects (the container's `train`)."""
     from smtoolkit.launch.jobs import run_training
-    from smtoolkit.logs import configure_logging
 
-    configure_logging("INFO")
-    try:
-        settings = _launcher_settings()
-    except ConfigError as error:
-        _fail(error)
-        return
-    sys.exit(run_training(settings, dry_run=dry_run))
+    sys.exit(run_training(_launcher_settings(), dry_run=dry_run))
 
 
 @cli.command("process", context_settings={"ignore_unknown_options": True})
@@ -88,15 +86,8 @@ def process_command(command: tuple[str, ...]) -> None:
     """Run a processing container's command (`smtoolkit process -- CMD ARGS...`) with signal forwarding;
     on failure write output/message."""
     from smtoolkit.launch.jobs import run_processing
-    from smtoolkit.logs import configure_logging
 
-    configure_logging("INFO")
-    try:
-        settings = _launcher_settings()
-    except ConfigError as error:
-        _fail(error)
-        return
-    sys.exit(run_processing(list(command), settings))
+    sys.exit(run_processing(list(command), _launcher_settings()))
 
 
 def main() -> None:

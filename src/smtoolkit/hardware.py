@@ -48,21 +48,26 @@ def num_cpus() -> int:
     return cpu_count()
 
 
-@functools.cache
-def num_gpus() -> int:
-    """NVIDIA GPUs as `nvidia-smi --list-gpus` lists them; 0 at once when there is no nvidia-smi."""
+def _probe(tool: str, *args: str) -> str | None:
+    """The stdout of a probing tool, or None at once when it is not installed or fails."""
     import shutil
     import subprocess
 
-    binary = shutil.which("nvidia-smi")
+    binary = shutil.which(tool)
     if binary is None:
-        return 0
+        return None
     try:
-        listing = subprocess.run(
-            [binary, "--list-gpus"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=True
+        return subprocess.run(
+            [binary, *args], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return 0
+        return None
+
+
+@functools.cache
+def num_gpus() -> int:
+    """NVIDIA GPUs as `nvidia-smi --list-gpus` lists them; 0 at once when there is no nvidia-smi."""
+    listing = _probe("nvidia-smi", "--list-gpus") or ""
     return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
 
 
@@ -70,17 +75,9 @@ def num_gpus() -> int:
 def num_neurons() -> int:
     """AWS Neuron cores as `neuron-ls -j` reports them; 0 at once when there is no neuron-ls."""
     import json
-    import shutil
-    import subprocess
 
-    binary = shutil.which("neuron-ls")
-    if binary is None:
-        return 0
     try:
-        listing = subprocess.run(
-            [binary, "-j"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=True
-        ).stdout
-        devices = json.loads(listing)
+        devices = json.loads(_probe("neuron-ls", "-j") or "[]")
         return sum(int(device.get("nc_count", 0)) for device in devices)
-    except (OSError, subprocess.SubprocessError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         return 0
