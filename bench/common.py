@@ -63,7 +63,9 @@ def wall_times(argv: Sequence[str], env: Mapping[str, str], runs: int, cwd: Path
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(list(argv), env=dict(env), cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            list(argv), env=dict(env), cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - start)
     return times
 
