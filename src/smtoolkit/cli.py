@@ -90,6 +90,14 @@ def process_command(command: tuple[str, ...]) -> None:
     sys.exit(run_processing(list(command), _launcher_settings()))
 
 
+@cli.command("serve", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def serve_command() -> None:
+    """Serve the model on SageMaker's HTTP contract (the container's `serve`)."""
+    from smtoolkit.serve.server import main as serve
+
+    sys.exit(serve([]))
+
+
 def main() -> None:
     cli()
 

@@ -1,0 +1,1 @@
+"""Data formats of the platform: RecordIO framing, the RecordIO-protobuf Record message."""

@@ -1,0 +1,183 @@
+"""InferenceHandler: the model and one request's way through decode, predict and encode.
+
+Defaults fill what the script leaves out: input_fn decodes by Content-Type with the codec registry,
+predict_fn calls model.predict(data) (or model(data)), output_fn encodes by Accept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smtoolkit.errors import BadRequest, EntryPointError, ModelNotReady, ServeError, UserScriptError
+from smtoolkit.serve.codecs import CodecRegistry, MediaType
+from smtoolkit.serve.context import Context
+from smtoolkit.serve.handlers import UserFunction, UserHandlers
+from smtoolkit.serve.textcodecs import body_text
+
+logger = logging.getLogger(__name__)
+
+# Bodies the AWS toolkits hand to input_fn/transform_fn as str; every other type gets bytes.
+TEXT_BODY_TYPES = frozenset({"application/json", "text/csv"})
+
+
+@dataclass(frozen=True)
+class Invocation:
+    body: bytes
+    content_type: str | None = None
+    accept: str | None = None
+    headers: Sequence[tuple[str, str]] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: bytes
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _call(function: UserFunction, *args: Any, context: Context) -> Any:
+    """Run user code: ServeError passes as is, anything else becomes a 500 that names the function."""
+    try:
+        return function(*args, context=context)
+    except ServeError:
+        raise
+    except Exception as exc:
+        raise ServeError(f"{function.name} failed with {type(exc).__name__}; see the server log") from exc
+
+
+def _default_predictor(model: Any) -> Callable[[Any], Any] | None:
+    predict = getattr(model, "predict", None)
+    if callable(predict):
+        return predict  # type: ignore[no-any-return]
+    return model if callable(model) else None
+
+
+class InferenceHandler:
+    """Holds the user's functions and, once `load_model` has run, the model."""
+
+    def __init__(self, user: UserHandlers, model_dir: Path, codecs: CodecRegistry, default_accept: str) -> None:
+        self.user = user
+        self.model_dir = model_dir
+        self.codecs = codecs
+        self.default_accept = default_accept
+        self._ready = threading.Event()
+        self._model: Any = None
+        self._predict: Callable[[Any], Any] | None = None
+        if not (user.output_fn or user.transform_fn) and default_accept not in codecs.encodable:
+            raise EntryPointError(
+                f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={default_accept} has no encoder and the script has no "
+                f"output_fn; available: {', '.join(codecs.encodable)}"
+            )
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def _load_context(self) -> Context:
+        return Context(system_properties={"model_dir": str(self.model_dir)})
+
+    def load_model(self) -> None:
+        """pre_model_fn, model_fn, model_warmup_fn; UserScriptError when one raises."""
+        user, model_dir, context = self.user, str(self.model_dir), self._load_context()
+        stage = user.model_fn
+        try:
+            if user.pre_model_fn:
+                stage = user.pre_model_fn
+                stage(model_dir, context=context)
+            stage = user.model_fn
+            model = stage(model_dir, context=context)
+            if user.model_warmup_fn:
+                stage = user.model_warmup_fn
+                stage(model_dir, model, context=context)
+        except Exception as exc:
+            raise UserScriptError(f"{stage.name} failed: {type(exc).__name__}: {exc}", exit_code=1) from exc
+        if not (user.predict_fn or user.transform_fn):
+            self._predict = _default_predictor(model)
+            if self._predict is None:
+                raise EntryPointError(
+                    f"{user.source} has no predict_fn and model_fn returned a {type(model).__name__}, "
+                    "which has no predict() and is not callable"
+                )
+        self._model = model
+        self._ready.set()
+
+    def _model_or_503(self) -> Any:
+        if not self._ready.is_set():
+            raise ModelNotReady("the model is not loaded yet")
+        return self._model
+
+    def _user_body(self, body: bytes, content_type: MediaType | None) -> bytes | str:
+        if content_type is None or content_type.name not in TEXT_BODY_TYPES:
+            return body
+        try:
+            return body_text(body, content_type.params)
+        except ValueError as exc:
+            raise BadRequest(f"the body is not valid {content_type.name}: {exc}") from None
+
+    def invoke(self, invocation: Invocation) -> Reply:
+        model = self._model_or_503()
+        user, context = self.user, Context(invocation.headers, {"model_dir": str(self.model_dir)})
+        content_type = MediaType.parse(invocation.content_type)
+        type_name = content_type.name if content_type else None
+        if user.transform_fn:
+            accept = self.codecs.preferred(invocation.accept, self.default_accept)
+            body = self._user_body(invocation.body, content_type)
+            result = _call(user.transform_fn, model, body, type_name, accept, context=context)
+            return self._reply(result, accept, context)
+        if user.output_fn:
+            accept = self.codecs.preferred(invocation.accept, self.default_accept)
+        else:
+            accept = self.codecs.negotiate(invocation.accept, self.default_accept)
+        if user.input_fn:
+            body = self._user_body(invocation.body, content_type)
+            data = _call(user.input_fn, body, type_name, context=context)
+        else:
+            data = self.codecs.decode(invocation.body, content_type)
+        if user.predict_fn:
+            prediction = _call(user.predict_fn, data, model, context=context)
+        else:
+            prediction = self._default_predict(data)
+        if not user.output_fn:
+            return self._reply(self.codecs.encode(prediction, accept), accept, context)
+        return self._reply(_call(user.output_fn, prediction, accept, context=context), accept, context)
+
+    def _default_predict(self, data: Any) -> Any:
+        predict = self._predict
+        if predict is None:
+            raise ModelNotReady("the model is not loaded yet")
+        try:
+            return predict(data)
+        except Exception as exc:
+            raise ServeError(f"model.predict failed with {type(exc).__name__}; see the server log") from exc
+
+    def _reply(self, result: Any, accept: str, context: Context) -> Reply:
+        """A Reply from what output_fn/transform_fn returned: bytes, str, (body, content_type), or data
+        that a codec of the negotiated type can encode."""
+        content_type = None
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
+            result, content_type = result
+        content_type = context.response_content_type or content_type or accept
+        if isinstance(result, bytes | bytearray | memoryview):
+            body = bytes(result)
+        elif isinstance(result, str):
+            body = result.encode("utf-8")
+        elif accept in self.codecs.encodable:
+            body = self.codecs.encode(result, accept)
+        else:
+            raise ServeError(f"the script returned a {type(result).__name__}; expected bytes, str or (body, type)")
+        return Reply(body=body, content_type=content_type, headers=dict(context.response_headers))
+
+    def execution_parameters(self, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """`defaults`, updated with what the script's execution_parameters_fn returns (a mapping)."""
+        function = self.user.execution_parameters_fn
+        if function is None:
+            return dict(defaults)
+        override = _call(function, context=Context())
+        if not isinstance(override, Mapping):
+            raise ServeError(f"execution_parameters_fn returned a {type(override).__name__}, not a mapping")
+        return {**defaults, **override}

@@ -1,0 +1,144 @@
+"""`serve`: gunicorn (through its BaseApplication API) running the app of serve.app.
+
+The model is loaded in the master before the workers fork, so they share it copy-on-write, unless
+SAGEMAKER_PRELOAD_MODEL=false asks for one load per worker. SIGTERM stops gracefully: workers finish their
+requests (SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT) and the exit status is 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import flask
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+from smtoolkit.config.serving import ServingSettings, load_serving_settings
+from smtoolkit.errors import ConfigError, SmtoolkitError
+from smtoolkit.logs import configure_logging, masked
+from smtoolkit.paths import JobPaths
+from smtoolkit.serve.app import create_app
+from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.handlers import load_user_handlers
+from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.startup import load_in_background, load_while_answering
+
+logger = logging.getLogger(__name__)
+
+SHM_DIR = Path("/dev/shm")  # the workers' heartbeat files: memory-backed, so a slow disk cannot stall them
+
+
+def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
+    """The gunicorn settings `serve` uses, from ServingSettings (pure; settings unknown to an older
+    gunicorn are skipped when applied)."""
+    address = settings.bind_to_address
+    host = f"[{address}]" if ":" in address else address
+    return {
+        "bind": [f"{host}:{settings.bind_to_port}"],
+        "workers": settings.workers(),
+        "worker_class": settings.model_server_worker_class,
+        "threads": settings.model_server_threads,
+        "timeout": settings.timeout,
+        "graceful_timeout": settings.model_server_graceful_timeout,
+        "keepalive": 5,
+        "preload_app": False,  # the model is preloaded by the when_ready hook instead
+        "loglevel": logging.getLevelName(settings.container_log_level).lower(),
+        "accesslog": None,
+        "errorlog": "-",
+        "proc_name": "smtoolkit-serve",
+        "control_socket_disable": True,
+        "worker_tmp_dir": str(SHM_DIR) if SHM_DIR.is_dir() else None,
+    }
+
+
+class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+    """gunicorn configured from ServingSettings, serving one InferenceHandler."""
+
+    def __init__(self, settings: ServingSettings, handler: InferenceHandler) -> None:
+        self.settings = settings
+        self.handler = handler
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in gunicorn_options(self.settings).items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+        if self.settings.preload_model:
+            self.cfg.set("when_ready", self.load_model_in_master)
+
+    def load_model_in_master(self, arbiter: Any) -> None:
+        """when_ready hook: the sockets listen, no worker exists yet; load the model, answering 503."""
+        sockets = [getattr(listener, "sock", listener) for listener in arbiter.LISTENERS]
+        started = time.monotonic()
+        if not load_while_answering(self.handler.load_model, sockets, self.settings.startup_timeout):
+            logger.info("Stopped by a signal while loading the model")
+            raise SystemExit(0)
+        logger.info("Model loaded in %.1f s; starting %d workers", time.monotonic() - started, arbiter.num_workers)
+
+    def load(self) -> flask.Flask:
+        """Called in each worker after the fork."""
+        if not self.settings.preload_model:
+            load_in_background(self.handler.load_model, lambda: self.handler.ready, self.settings.startup_timeout)
+        return create_app(self.handler, self.settings)
+
+
+def run_server(settings: ServingSettings, code_dir: Path, model_dir: Path) -> int:
+    """Import and check the inference script (from code_dir, else model_dir/code), then serve until
+    stopped. Returns the exit status; raises SmtoolkitError for a problem found before serving."""
+    if settings.multi_model:
+        raise ConfigError.single(
+            "environment", "multi-model endpoints are not supported by smtoolkit serve", "SAGEMAKER_MULTI_MODEL"
+        )
+    user = load_user_handlers(settings.program_name, [code_dir, model_dir / "code"])
+    handler = InferenceHandler(user, model_dir, default_codecs(), settings.default_invocations_accept)
+    logger.info("Serving settings: %s", masked(settings.model_dump(mode="json")))
+    try:
+        InferenceServer(settings, handler).run()
+    except SystemExit as exit_:  # gunicorn ends the master (and each worker) with sys.exit
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    return 0
+
+
+def local_code_dir(settings: ServingSettings, paths: JobPaths) -> Path:
+    """SAGEMAKER_SUBMIT_DIRECTORY when it is a local directory (or file:// URI), else <base>/code."""
+    uri = settings.submit_directory
+    if not uri:
+        return paths.code_dir
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise ConfigError.single(
+            "environment", f"{uri!r} is remote; only a local directory is read here", "SAGEMAKER_SUBMIT_DIRECTORY"
+        )
+    path = Path(parsed.path if parsed.scheme else uri)
+    if not path.is_dir():
+        raise ConfigError.single("environment", f"{uri!r} is not a directory", "SAGEMAKER_SUBMIT_DIRECTORY")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`serve`: settings from the environment, logging, then run_server. Returns the exit status.
+
+    Takes no options; a leading `serve` (as the platform appends it) is ignored.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["serve"]:
+        args = args[1:]
+    configure_logging(logging.INFO)
+    if args:
+        logger.error("serve takes no arguments, got %s", " ".join(args))
+        return 2
+    try:
+        settings = load_serving_settings()
+        configure_logging(settings.container_log_level)
+        paths = JobPaths.from_env()
+        return run_server(settings, local_code_dir(settings, paths), paths.model_dir)
+    except ConfigError as error:
+        logger.error("serve: %s", error)
+        return 2
+    except SmtoolkitError as error:
+        logger.error("serve: %s", error, exc_info=error.__cause__ is not None and error)
+        return error.exit_code
