@@ -256,6 +256,29 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(tmp_path: Path):
         stop(server)
 
 
+def test_sigterm_while_the_model_loads_exits_0(tmp_path: Path):
+    server = start(tmp_path / "opt" / "ml")  # no release file: model_fn waits
+    try:
+        first = wait_for(lambda: ping(server), 20, "a /ping answer")
+        assert first.status == 503
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(5) == 0
+    finally:
+        stop(server)
+
+
+@pytest.mark.parametrize(("preload", "status"), [("true", 1), ("false", 3)])
+def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, preload: str, status: int):
+    script = "def model_fn(model_dir):\n    raise OSError('no weights here')\n"
+    server = start(tmp_path / "opt" / "ml", script, SAGEMAKER_PRELOAD_MODEL=preload)
+    try:
+        assert server.process.wait(20) == status
+        assert "model_fn failed: OSError: no weights here" in server.output()
+        assert "Traceback" in server.output()
+    finally:
+        stop(server)
+
+
 def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path):
     server = start(tmp_path / "opt" / "ml", "def predict_fn(data, model):\n    return data\n")
     try:

@@ -26,6 +26,11 @@ BatchStrategy = Literal["MULTI_RECORD", "SINGLE_RECORD"]
 _STRATEGY_SPELLINGS = {"multirecord": "MULTI_RECORD", "singlerecord": "SINGLE_RECORD"}
 
 
+def normalise_batch_strategy(value: str) -> str | None:
+    """MULTI_RECORD or SINGLE_RECORD from either spelling (the API's MultiRecord too); None otherwise."""
+    return _STRATEGY_SPELLINGS.get(value.strip().replace("_", "").lower())
+
+
 class ServingSettings(BaseSettings):
     """`serve`'s settings. Each field is read from SAGEMAKER_<FIELD NAME> (case-insensitive)."""
 
@@ -113,10 +118,7 @@ class ServingSettings(BaseSettings):
     @field_validator("batch_strategy", mode="before")
     @classmethod
     def _normalise_strategy(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            return _STRATEGY_SPELLINGS.get(text.replace("_", "").lower(), text)
-        return value
+        return (normalise_batch_strategy(value) or value) if isinstance(value, str) else value
 
     @field_validator("default_invocations_accept")
     @classmethod

@@ -13,14 +13,13 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
-from smtoolkit.config.serving import MAX_TRANSFORM_BUDGET_MB, ServingSettings
+from smtoolkit.config.serving import MAX_TRANSFORM_BUDGET_MB, ServingSettings, normalise_batch_strategy
 from smtoolkit.errors import PayloadTooLarge, ServeError
 from smtoolkit.serve.pipeline import InferenceHandler, Invocation
 
 logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 1 << 16
-_STRATEGIES = {"multirecord": "MULTI_RECORD", "singlerecord": "SINGLE_RECORD"}
 
 
 def json_response(payload: Any, status: int = 200) -> flask.Response:
@@ -52,7 +51,7 @@ def checked_execution_parameters(params: dict[str, Any]) -> dict[str, Any]:
     """The parameters as the platform accepts them, or a ServeError (500) saying which is wrong."""
     unknown = set(params) - {"MaxConcurrentTransforms", "BatchStrategy", "MaxPayloadInMB"}
     concurrency, payload = params.get("MaxConcurrentTransforms"), params.get("MaxPayloadInMB")
-    strategy = _STRATEGIES.get(str(params.get("BatchStrategy")).replace("_", "").lower())
+    strategy = normalise_batch_strategy(str(params.get("BatchStrategy")))
     problems = [f"unknown key {key}" for key in sorted(unknown)]
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         problems.append(f"MaxConcurrentTransforms must be an integer >= 1, got {concurrency!r}")

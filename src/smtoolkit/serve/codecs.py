@@ -7,8 +7,10 @@ encoders raise ValueError or TypeError for a prediction they cannot write (a 500
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from werkzeug.datastructures import MIMEAccept
@@ -28,13 +30,16 @@ class MediaType:
     name: str
     params: Mapping[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def parse(cls, header: str | None) -> MediaType | None:
+    @staticmethod
+    def parse(header: str | None) -> MediaType | None:
         """None for a missing or blank header."""
-        if not header or not header.strip():
-            return None
-        name, params = parse_options_header(header)
-        return cls(name.strip().lower(), {key.lower(): value for key, value in params.items()})
+        return _parse_media_type(header) if header and header.strip() else None
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_media_type(header: str) -> MediaType:
+    name, params = parse_options_header(header)
+    return MediaType(name.strip().lower(), MappingProxyType({key.lower(): value for key, value in params.items()}))
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,8 @@ class CodecRegistry:
         """The encodable type the Accept header prefers; `default` for no Accept or */*; 406 for none."""
         if not accept or not accept.strip():
             return default
-        offered = [default, *(name for name in self.encodable if name != default)]
-        match = parse_accept(accept).best_match(offered)
+        offered = (default, *(name for name in self.encodable if name != default))
+        match = _best_match(accept, offered)
         if match is None:
             raise NotAcceptable(f"cannot produce any of Accept {accept!r}; available: {', '.join(offered)}")
         return match
@@ -117,6 +122,14 @@ def _entries(accept: str | None) -> list[tuple[str, float]]:
 
 def parse_accept(accept: str | None) -> MIMEAccept:
     return MIMEAccept(_entries(accept))
+
+
+@functools.lru_cache(maxsize=256)
+def _best_match(accept: str, offered: tuple[str, ...]) -> str | None:
+    """Cached: clients send the same few Accept headers over and over."""
+    if accept in offered:  # one bare media type, the usual case
+        return accept
+    return parse_accept(accept).best_match(offered)
 
 
 def default_codecs() -> CodecRegistry:

@@ -6,7 +6,6 @@ predict_fn calls model.predict(data) (or model(data)), output_fn encodes by Acce
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,6 @@ from smtoolkit.serve.codecs import CodecRegistry, MediaType
 from smtoolkit.serve.context import Context
 from smtoolkit.serve.handlers import UserFunction, UserHandlers
 from smtoolkit.serve.textcodecs import body_text
-
-logger = logging.getLogger(__name__)
 
 # Bodies the AWS toolkits hand to input_fn/transform_fn as str; every other type gets bytes.
 TEXT_BODY_TYPES = frozenset({"application/json", "text/csv"})
@@ -78,12 +75,12 @@ class InferenceHandler:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def _load_context(self) -> Context:
-        return Context(system_properties={"model_dir": str(self.model_dir)})
+    def _context(self, headers: Sequence[tuple[str, str]] = ()) -> Context:
+        return Context(headers, {"model_dir": str(self.model_dir)})
 
     def load_model(self) -> None:
         """pre_model_fn, model_fn, model_warmup_fn; UserScriptError when one raises."""
-        user, model_dir, context = self.user, str(self.model_dir), self._load_context()
+        user, model_dir, context = self.user, str(self.model_dir), self._context()
         stage = user.model_fn
         try:
             if user.pre_model_fn:
@@ -121,7 +118,7 @@ class InferenceHandler:
 
     def invoke(self, invocation: Invocation) -> Reply:
         model = self._model_or_503()
-        user, context = self.user, Context(invocation.headers, {"model_dir": str(self.model_dir)})
+        user, context = self.user, self._context(invocation.headers)
         content_type = MediaType.parse(invocation.content_type)
         type_name = content_type.name if content_type else None
         if user.transform_fn:
@@ -177,7 +174,7 @@ class InferenceHandler:
         function = self.user.execution_parameters_fn
         if function is None:
             return dict(defaults)
-        override = _call(function, context=Context())
+        override = _call(function, context=self._context())
         if not isinstance(override, Mapping):
             raise ServeError(f"execution_parameters_fn returned a {type(override).__name__}, not a mapping")
         return {**defaults, **override}

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
 
 from smtoolkit.config.serving import ServingSettings, load_serving_settings
 from smtoolkit.errors import ConfigError, SmtoolkitError
@@ -100,6 +101,9 @@ def run_server(settings: ServingSettings, code_dir: Path, model_dir: Path) -> in
         InferenceServer(settings, handler).run()
     except SystemExit as exit_:  # gunicorn ends the master (and each worker) with sys.exit
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except HaltServer as halt:  # raised again while halting when several workers fail to boot
+        logger.error("Stopped: %s", halt.reason)
+        return int(halt.exit_status)
     return 0
 
 

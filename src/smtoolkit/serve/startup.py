@@ -101,7 +101,6 @@ def load_while_answering(load: Callable[[], object], sockets: Sequence[socket.so
             if time.monotonic() > deadline:
                 raise LaunchError(f"loading the model took over {timeout} s (SAGEMAKER_STARTUP_TIMEOUT)")
             answer_pending(sockets, _POLL_S)
-            thread.join(0)
     if errors:
         raise errors[0]
     return True

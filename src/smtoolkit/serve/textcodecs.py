@@ -42,8 +42,10 @@ def numeric_array_or_value(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, pandas Series
         return value.tolist()
+    if hasattr(value, "to_numpy"):  # a pandas DataFrame: its rows
+        return value.to_numpy().tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -76,6 +78,8 @@ def decode_jsonlines(body: bytes, params: Mapping[str, str]) -> Any:
 
 def _items(data: Any) -> list[Any]:
     """The top-level items of a prediction: rows of an array, elements of a list, else the value itself."""
+    if hasattr(data, "to_numpy") and not hasattr(data, "tolist"):  # a pandas DataFrame
+        data = data.to_numpy()
     if hasattr(data, "tolist"):
         data = data.tolist()
     if isinstance(data, list | tuple):
@@ -132,8 +136,9 @@ def encode_csv(data: Any) -> bytes:
     """One line per row of a 2-D array or list of rows; one line per element of a 1-D one."""
     if isinstance(data, Mapping):
         raise TypeError("a mapping has no CSV form")
+    flat = getattr(data, "ndim", 3) <= 2  # an array of at most two dimensions needs no cell-by-cell check
     rows = [list(item) if isinstance(item, list | tuple) else [item] for item in _items(data)]
-    if any(isinstance(cell, list | tuple | Mapping) for row in rows for cell in row):
+    if not flat and any(isinstance(cell, list | tuple | Mapping) for row in rows for cell in row):
         raise ValueError("CSV needs rows of single values (at most two dimensions)")
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
