@@ -98,6 +98,16 @@ def serve_command() -> None:
     sys.exit(serve([]))
 
 
+def _register_subcommands() -> None:
+    # Command modules import only click and the standard library at the top: registering them is cheap.
+    from smtoolkit.local.command import local
+
+    cli.add_command(local)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     cli()
 

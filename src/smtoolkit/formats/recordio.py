@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO, NamedTuple
 
 MAGIC = 0xCED7230A
 MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -83,3 +84,60 @@ def iter_records(buffer: bytes) -> Iterator[bytes]:
             raise ValueError(f"RecordIO: unexpected continuation flag {cflag} at offset {offset}")
     if parts:
         raise ValueError("RecordIO: the buffer ends inside a multi-part record")
+
+
+class FramedRecord(NamedTuple):
+    """One record read from a stream: `framed` exactly as it is there (every part, headers and padding), its
+    `data` (multi-part records joined), and `padding`, the zero bytes that end `framed`."""
+
+    framed: bytes
+    data: bytes
+    padding: int
+
+    @property
+    def unpadded(self) -> bytes:
+        """`framed` without its trailing padding."""
+        return self.framed[: len(self.framed) - self.padding]
+
+
+def _read_exactly(stream: BinaryIO, size: int, offset: int, what: str) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise ValueError(f"RecordIO: truncated {what} at offset {offset} (needs {size} bytes, got {len(data)})")
+    return data
+
+
+def read_framed(stream: BinaryIO) -> Iterator[FramedRecord]:
+    """The records of a stream, read one part at a time (memory: one record); ValueError naming the offset.
+
+    The last record may lack its trailing padding (as a SingleRecord payload does)."""
+    position, framed, parts = 0, list[bytes](), list[bytes]()
+    while True:
+        header = stream.read(_HEADER.size)
+        if not header:
+            break
+        if len(header) != _HEADER.size:
+            raise ValueError(f"RecordIO: truncated header at offset {position}")
+        magic, lrecord = _HEADER.unpack(header)
+        if magic != MAGIC:
+            raise ValueError(f"RecordIO: bad magic number {magic:#010x} at offset {position}")
+        cflag, length = lrecord >> 29, lrecord & MAX_LENGTH
+        data = _read_exactly(stream, length, position + _HEADER.size, "record data")
+        padding = stream.read(_padding(length))
+        if padding.strip(b"\0"):
+            raise ValueError(f"RecordIO: non-zero padding after the record at offset {position}")
+        if cflag > END or (cflag in (WHOLE, START)) == bool(parts):
+            raise ValueError(f"RecordIO: unexpected continuation flag {cflag} at offset {position}")
+        framed += (header, data, padding)
+        position += _HEADER.size + length + len(padding)
+        if cflag == WHOLE:
+            yield FramedRecord(b"".join(framed), data, len(padding))
+            framed = []
+        elif cflag in (START, MIDDLE):
+            parts.append(data)
+        else:
+            parts.append(data)
+            yield FramedRecord(b"".join(framed), MAGIC_BYTES.join(parts), len(padding))
+            framed, parts = [], []
+    if parts:
+        raise ValueError("RecordIO: the stream ends inside a multi-part record")

@@ -105,3 +105,39 @@ def test_unknown_fields_and_unpacked_values_are_read():
 def test_bad_protobuf_names_the_problem(data, message):
     with pytest.raises(ValueError, match=message):
         decode_record(data)
+
+
+# Streaming reader (read_framed), used by batch transform's RecordIO splitter.
+def test_read_framed_keeps_the_bytes_as_they_are():
+    import io
+
+    from smtoolkit.formats.recordio import read_framed
+
+    payloads = [b"abcde", b"", b"abcd", b"x" + MAGIC_BYTES * 2 + b"yz"]
+    buffer = frame_all(payloads)
+    records = list(read_framed(io.BytesIO(buffer)))
+    assert [record.data for record in records] == payloads
+    assert b"".join(record.framed for record in records) == buffer
+    assert records[0].padding == 3 and records[0].unpadded == frame(b"abcde")[:-3]
+    assert list(read_framed(io.BytesIO(frame(b"abcde")[:-3]))) == [
+        records[0]._replace(framed=records[0].unpadded, padding=0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("buffer", "message"),
+    [
+        (b"\x0a\x23\xd7\xce\x05\x00", "truncated header at offset 0"),
+        (b"\x00" * 8, "bad magic number"),
+        (frame(b"abcde")[:10], "truncated record data at offset 8"),
+        (MAGIC_BYTES + (2 << 29).to_bytes(4, "little"), "unexpected continuation flag 2 at offset 0"),
+        (frame(b"ab")[:-2] + b"\x01\x00", "non-zero padding"),
+    ],
+)
+def test_read_framed_names_damage(buffer, message):
+    import io
+
+    from smtoolkit.formats.recordio import read_framed
+
+    with pytest.raises(ValueError, match=message):
+        list(read_framed(io.BytesIO(buffer)))

@@ -1,0 +1,210 @@
+"""`smtoolkit local ...`: whole jobs on this machine, no cloud, no Docker.
+
+Register with `cli.add_command(local)`. Top-level imports stay light (click and the standard library); each
+command imports what it runs. Subcommands: `train`, `process` (and `transform` once smtoolkit.transform exists:
+define it in its own module and `local.add_command(...)` it at the end of this file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from smtoolkit.errors import SmtoolkitError
+    from smtoolkit.local.job import JobReport, LocalRunSettings
+
+DEFAULT_WORK_ROOT = Path("smtoolkit-local")
+
+
+@click.group("local", context_settings={"help_option_names": ["-h", "--help"]})
+def local() -> None:
+    """Run a whole job on this machine (no cloud, no Docker): the platform's side simulated, the container's
+    side run by the toolkit itself."""
+
+
+def _fail(error: SmtoolkitError) -> NoReturn:
+    from smtoolkit.errors import ConfigError
+
+    problems = error.problems if isinstance(error, ConfigError) else (error,)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(2 if isinstance(error, ConfigError) else 1)
+
+
+def _warn_ignored(model: Any, source: str) -> None:
+    from smtoolkit.local.spec import ignored_fields
+
+    names = ignored_fields(model)
+    if names:
+        click.echo(f"warning: {source}: not simulated locally, ignored: {', '.join(names)}", err=True)
+
+
+def _summary(report: JobReport, work_dir: Path) -> str:
+    described = report.describe()
+    lines = [f"{report.kind} {report.name}: {report.status} (exit code {report.exit_code})"]
+    if report.failure_reason:
+        lines.append("failure reason: " + report.failure_reason.strip().replace("\n", "\n  "))
+    if described.get("ExitMessage"):
+        lines.append("exit message: " + str(described["ExitMessage"]).strip().replace("\n", "\n  "))
+    if "ModelArtifacts" in described:
+        lines.append(f"model artifacts: {described['ModelArtifacts']['S3ModelArtifacts']}")
+        lines.append(f"output data:     {described['LocalOutputArtifacts']}")
+    lines.append(f"job trees:       {work_dir}/<host>  (logs: {work_dir}/<host>.log)")
+    lines.append(f"description:     {work_dir / 'job.json'}")
+    if report.metrics_table:
+        lines += ["metrics:", report.metrics_table]
+    return "\n".join(lines)
+
+
+def _settings(work_dir: Path | None, name: str, grace_period: float) -> LocalRunSettings:
+    import os
+
+    from smtoolkit.local.job import LocalRunSettings  # noqa: F811 - lazily
+
+    return LocalRunSettings(work_dir or DEFAULT_WORK_ROOT / name, os.environ, grace_period)
+
+
+_common_options = [
+    click.option(
+        "--work-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the job trees go [./smtoolkit-local/<job>].",
+    ),
+    click.option("--job-name", help="The job's name (default: from the spec, else generated)."),
+    click.option("--instance-count", type=click.IntRange(1, 16), help="Hosts to run (algo-1..N, on loopback)."),
+    click.option("-e", "--env", "environment", multiple=True, metavar="KEY=VALUE", help="Add to Environment."),
+    click.option("--max-run", type=click.IntRange(min=1), help="StoppingCondition.MaxRuntimeInSeconds."),
+    click.option(
+        "--grace-period",
+        type=click.FloatRange(min=0),
+        default=120.0,
+        show_default=True,
+        help="Seconds between the stop signal and SIGKILL.",
+    ),
+    click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit."),
+]
+
+
+def _with_common_options(function: Any) -> Any:
+    for option in reversed(_common_options):
+        function = option(function)
+    return function
+
+
+@local.command("train")
+@click.argument("spec", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_with_common_options
+@click.option(
+    "-H",
+    "--hyperparameter",
+    "hyperparameters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A hyperparameter; VALUE is JSON-encoded as the SDK does.",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME=URI[,mode=..][,distribution=..]",
+    help="An input channel: a local path or s3:// prefix, with options "
+    "mode, distribution, content-type, record-wrapper, compression, shuffle-seed.",
+)
+@click.option("--input-mode", type=click.Choice(["File", "Pipe", "FastFile"]), help="The job's TrainingInputMode.")
+@click.option("--entry-point", help="The script to run (sagemaker_program).")
+@click.option("--source-dir", help="The code: a directory, tarball or s3:// URI (sagemaker_submit_directory).")
+@click.option("--checkpoint-uri", help="CheckpointConfig.S3Uri: a local dir or s3:// prefix.")
+@click.option("--output-path", help="Where model.tar.gz and output.tar.gz go [<work dir>/output].")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME=REGEX", help="A metric definition.")
+def train_command(
+    spec: Path | None,
+    work_dir: Path | None,
+    job_name: str | None,
+    instance_count: int | None,
+    environment: Sequence[str],
+    max_run: int | None,
+    grace_period: float,
+    dry_run: bool,
+    **flags: Any,
+) -> None:
+    """Run a training job: SPEC is a CreateTrainingJob request (JSON, or YAML with PyYAML), flags win over it."""
+    from smtoolkit.errors import SmtoolkitError
+    from smtoolkit.local.flags import TrainingFlags, apply_training_flags
+    from smtoolkit.local.spec import TrainingJobSpec
+    from smtoolkit.local.specfile import read_spec_file, resolve_training_paths, validated
+    from smtoolkit.local.training import run_local_training
+    from smtoolkit.logs import configure_logging
+
+    configure_logging("INFO")
+    try:
+        raw = resolve_training_paths(read_spec_file(spec), spec.parent) if spec else {}
+        options = TrainingFlags(
+            job_name=job_name, instance_count=instance_count, environment=environment, max_run=max_run, **flags
+        )
+        job = validated(TrainingJobSpec, apply_training_flags(raw, options), str(spec or "the command line"))
+        _warn_ignored(job, str(spec or "the command line"))
+        if dry_run:
+            click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
+            return
+        settings = _settings(work_dir, job.training_job_name, grace_period)
+        report = run_local_training(job, settings)
+    except SmtoolkitError as error:
+        _fail(error)
+    click.echo(_summary(report, settings.work_dir.resolve()))
+    sys.exit(report.exit_code)
+
+
+@local.command("process")
+@click.argument("spec", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_with_common_options
+def process_command(
+    spec: Path,
+    work_dir: Path | None,
+    job_name: str | None,
+    instance_count: int | None,
+    environment: Sequence[str],
+    max_run: int | None,
+    grace_period: float,
+    dry_run: bool,
+) -> None:
+    """Run a processing job: SPEC is a CreateProcessingJob request (JSON, or YAML with PyYAML); the
+    ContainerEntrypoint + ContainerArguments run under `smtoolkit process` on each host."""
+    from smtoolkit.errors import SmtoolkitError
+    from smtoolkit.local.flags import split_pair
+    from smtoolkit.local.processing import run_local_processing
+    from smtoolkit.local.procspec import ProcessingJobSpec
+    from smtoolkit.local.specfile import read_spec_file, resolve_processing_paths, validated
+    from smtoolkit.logs import configure_logging
+
+    configure_logging("INFO")
+    try:
+        raw = resolve_processing_paths(read_spec_file(spec), spec.parent)
+        if job_name:
+            raw["ProcessingJobName"] = job_name
+        if instance_count is not None:
+            raw.setdefault("ProcessingResources", {}).setdefault("ClusterConfig", {})["InstanceCount"] = instance_count
+        for pair in environment:
+            key, value = split_pair(pair, "--env")
+            raw.setdefault("Environment", {})[key] = value
+        if max_run is not None:
+            raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = max_run
+        job = validated(ProcessingJobSpec, raw, str(spec))
+        _warn_ignored(job, str(spec))
+        if dry_run:
+            click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
+            return
+        settings = _settings(work_dir, job.processing_job_name, grace_period)
+        report = run_local_processing(job, settings)
+    except SmtoolkitError as error:
+        _fail(error)
+    click.echo(_summary(report, settings.work_dir.resolve()))
+    sys.exit(report.exit_code)
+
+
+# `local transform` joins here once smtoolkit.transform lands: local.add_command(transform_command)

@@ -1,0 +1,165 @@
+"""What local training and processing jobs share: the work dir, each host's environment, the relayed output,
+and the job's outcome as the platform would describe it.
+
+The work dir must be empty or one a previous local job made (it holds `.smtoolkit-local`); it is then emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from smtoolkit.errors import ConfigError
+from smtoolkit.local.metrics import MetricCollector
+from smtoolkit.local.runner import RunOutcome
+from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
+from smtoolkit.paths import BASE_DIR_VARIABLE
+
+MARKER = ".smtoolkit-local"
+FAILURE_REASON_CHARS = 1024
+# Inherited variables that would contradict the job tree (a container starts without them).
+SCRUBBED_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_")
+SCRUBBED_NAMES = ("CURRENT_HOST",)
+EXIT_ON_MAX_RUNTIME = 124
+DEFAULT_GRACE_PERIOD = 120.0
+
+
+@dataclass(frozen=True)
+class LocalRunSettings:
+    work_dir: Path
+    environ: Mapping[str, str]
+    grace_period: float = DEFAULT_GRACE_PERIOD  # between the stop signal and SIGKILL (the platform's 120 s)
+    output: BinaryIO | None = None  # where the hosts' output goes (default: our stdout)
+    cwd: Path = field(default_factory=Path.cwd)  # where a processing job's command runs
+
+
+def prepare_work_dir(work_dir: Path) -> None:
+    """Make `work_dir` an empty directory marked as ours; refuse one holding anything else."""
+    if work_dir.exists():
+        if not work_dir.is_dir():
+            raise ConfigError.single(str(work_dir), "is not a directory (--work-dir)")
+        if any(work_dir.iterdir()) and not (work_dir / MARKER).exists():
+            raise ConfigError.single(
+                str(work_dir), f"is not empty and was not made by a local job (no {MARKER}); choose another --work-dir"
+            )
+        _remove_tree(work_dir)
+    work_dir.mkdir(parents=True)
+    (work_dir / MARKER).touch()
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that first makes read-only directories (FastFile channels) writable again."""
+    for directory in [path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        directory.chmod(directory.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
+    shutil.rmtree(path)
+
+
+def host_environment(
+    environ: Mapping[str, str], job_env: Mapping[str, str], base_dir: Path, hosts: list[str], extra: Mapping[str, str]
+) -> dict[str, str]:
+    """The inherited environment without job variables, then the job's Environment, then the platform's own."""
+    inherited = {
+        key: value
+        for key, value in environ.items()
+        if not key.startswith(SCRUBBED_PREFIXES) and key not in SCRUBBED_NAMES
+    }
+    return {
+        **inherited,
+        **job_env,
+        BASE_DIR_VARIABLE: str(base_dir),
+        HOST_ADDRESSES_VARIABLE: host_addresses(hosts),
+        **extra,
+    }
+
+
+class HostOutput:
+    """Writes each relayed line as `<host> | <line>` to `stream`, to `<log dir>/<host>.log`, and to the metrics."""
+
+    def __init__(self, stream: BinaryIO | None, log_dir: Path, metrics: MetricCollector | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self._log_dir = log_dir
+        self._metrics = metrics
+        self._logs: dict[str, BinaryIO] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, host: str, line: bytes) -> None:
+        with self._lock:
+            self._stream.write(host.encode() + b" | " + line)
+            self._stream.flush()
+            if host not in self._logs:
+                self._logs[host] = (self._log_dir / f"{host}.log").open("ab")
+            self._logs[host].write(line)
+        if self._metrics is not None:
+            self._metrics.feed(line.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._logs.values():
+                handle.close()
+            self._logs.clear()
+
+
+def read_reason(path: Path, limit_chars: int = FAILURE_REASON_CHARS) -> str | None:
+    """The first `limit_chars` characters of a failure/message file, or None when there is none."""
+    try:
+        return path.read_bytes().decode("utf-8", "replace")[:limit_chars]
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class JobReport:
+    kind: str  # "TrainingJob" or "ProcessingJob"
+    name: str
+    status: str  # Completed, Failed, Stopped
+    secondary_status: str
+    exit_code: int
+    failure_reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    metrics_table: str | None = None  # MetricDefinitions applied to the log, when the job has any
+
+    def describe(self) -> dict[str, Any]:
+        """Describe<kind>-shaped: what the platform's Describe call would answer, plus Local* details."""
+        described: dict[str, Any] = {
+            f"{self.kind}Name": self.name,
+            f"{self.kind}Status": self.status,
+            "SecondaryStatus": self.secondary_status,
+        }
+        if self.failure_reason is not None:
+            described["FailureReason"] = self.failure_reason
+        return {**described, **self.details, "LocalExitCode": self.exit_code}
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.describe(), indent=2) + "\n", encoding="utf-8")
+
+
+def status_of(outcome: RunOutcome) -> tuple[str, str, int]:
+    """(status, secondary status, exit code of `smtoolkit local ...`) for a run.
+
+    Stopped by a signal: 128+N. MaxRuntimeInSeconds reached: Stopped/MaxRuntimeExceeded, exit code 124. A host
+    failed: Failed, with that host's exit code (1 when it is outside 1..255). Else Completed, 0.
+    """
+    if outcome.stop_reason == "signal" and outcome.stop_signal is not None:
+        return "Stopped", "Stopped", 128 + outcome.stop_signal
+    if outcome.stop_reason == "max_runtime":
+        return "Stopped", "MaxRuntimeExceeded", EXIT_ON_MAX_RUNTIME
+    failure = outcome.first_failure
+    if failure is not None:
+        return "Failed", "Failed", failure.exit_code if 0 < failure.exit_code < 256 else 1
+    return "Completed", "Completed", 0
+
+
+def scrubbed_names(environ: Mapping[str, str]) -> list[str]:
+    return sorted(key for key in environ if key.startswith(SCRUBBED_PREFIXES) or key in SCRUBBED_NAMES)
+
+
+def python_argv(*args: str) -> tuple[str, ...]:
+    """`python -m smtoolkit ARGS` with this interpreter (the toolkit a container would have installed)."""
+    return (sys.executable, "-m", "smtoolkit", *args)

@@ -1,0 +1,131 @@
+"""`smtoolkit local process`: spec -> per-host trees with processingjobconfig.json, resourceconfig.json and the
+inputs staged -> the command under `smtoolkit process` on every host -> outputs put at their S3Uri -> the job's
+outcome (`<work dir>/job.json`, DescribeProcessingJob-shaped).
+
+Paths under /opt/ml/ in the config and in the command's arguments are rewritten to the host's tree (nothing is
+written to /opt). The command runs in the directory `smtoolkit local process` was started from. Stopping follows
+the processing contract: SIGINT, then SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Sequence
+
+from smtoolkit.local import staging
+from smtoolkit.local.job import (
+    HostOutput,
+    JobReport,
+    LocalRunSettings,
+    host_environment,
+    prepare_work_dir,
+    read_reason,
+    status_of,
+)
+from smtoolkit.local.job import python_argv as smtoolkit_argv
+from smtoolkit.local.outputs import ContinuousUpload, OutputSync
+from smtoolkit.local.procspec import ProcessingJobSpec
+from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_processing_tree
+from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
+
+log = logging.getLogger(__name__)
+
+EXIT_MESSAGE_BYTES = 1024
+
+
+def in_tree_argv(argv: Sequence[str], paths: JobPaths) -> list[str]:
+    """Arguments that are paths under /opt/ml/ pointed at the host's tree."""
+    prefix = f"{DEFAULT_BASE_DIR}/"
+    return [str(in_tree(arg, paths)) if arg.startswith(prefix) else arg for arg in argv]
+
+
+def _stage_inputs(spec: ProcessingJobSpec, store: ObjectStore, trees: dict[str, JobPaths]) -> None:
+    hosts = list(trees)
+    for item in spec.processing_inputs:
+        source = item.s3_input
+        objects = store.list_objects(source.s3_uri)
+        for index, host in enumerate(hosts):
+            share = staging.host_share(objects, source.s3_data_distribution_type, index, len(hosts))
+            staging.stage_files(store, share, in_tree(source.local_path, trees[host]))
+
+
+def _output_syncs(
+    spec: ProcessingJobSpec, store: ObjectStore, trees: dict[str, JobPaths]
+) -> tuple[list[OutputSync], list[ContinuousUpload]]:
+    at_end: list[OutputSync] = []
+    continuous: list[ContinuousUpload] = []
+    for output in spec.processing_output_config.outputs:
+        for paths in trees.values():
+            sync = OutputSync(store, in_tree(output.s3_output.local_path, paths), output.s3_output.s3_uri)
+            if output.s3_output.s3_upload_mode == "Continuous":
+                continuous.append(ContinuousUpload(sync))
+            else:
+                at_end.append(sync)
+    return at_end, continuous
+
+
+def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) -> JobReport:
+    work_dir = settings.work_dir.resolve()
+    prepare_work_dir(work_dir)
+    store = ObjectStore(settings.environ)
+    region = settings.environ.get("AWS_REGION") or settings.environ.get("AWS_DEFAULT_REGION")
+    arn = job_arn("processing-job", spec.processing_job_name, region)
+    trees = {host: host_paths(work_dir, host) for host in spec.hosts}
+    for host, paths in trees.items():
+        write_processing_tree(spec, paths, host, arn)
+    _stage_inputs(spec, store, trees)
+    at_end, continuous = _output_syncs(spec, store, trees)
+    launches = [
+        HostLaunch(
+            host,
+            smtoolkit_argv("process", "--", *in_tree_argv(spec.command, paths)),
+            host_environment(settings.environ, spec.environment, paths.base, spec.hosts, {}),
+            settings.cwd,
+        )
+        for host, paths in trees.items()
+    ]
+    output = HostOutput(settings.output, work_dir)
+    for upload in continuous:
+        upload.start()
+    try:
+        outcome = run_hosts(
+            launches,
+            output,
+            stop_signal=signal.SIGINT,
+            grace_period=settings.grace_period,
+            max_runtime=spec.stopping_condition.max_runtime_in_seconds,
+        )
+    finally:
+        output.close()
+        for upload in continuous:
+            upload.stop()
+    for sync in at_end:
+        sync.sync()
+    report = _report(spec, outcome, trees, arn)
+    report.write(work_dir / "job.json")
+    return report
+
+
+def _report(spec: ProcessingJobSpec, outcome: RunOutcome, trees: dict[str, JobPaths], arn: str) -> JobReport:
+    status, secondary, exit_code = status_of(outcome)
+    messages = [text for paths in trees.values() if (text := read_reason(paths.message_file))]
+    exit_message = "".join(messages).encode("utf-8")[:EXIT_MESSAGE_BYTES].decode("utf-8", "ignore")
+    failure = outcome.first_failure
+    reason = None
+    if status == "Failed" and failure is not None:
+        reason = f"AlgorithmError: host {failure.host} exited with code {failure.exit_code}"
+    exits = {item.host: item.exit_code for item in outcome.exits}
+    details = {
+        "ProcessingJobArn": arn,
+        "ExitMessage": exit_message,
+        "ProcessingOutputConfig": {
+            "Outputs": [item.model_dump(by_alias=True) for item in spec.processing_output_config.outputs]
+        },
+        "LocalHosts": {
+            host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()
+        },
+    }
+    return JobReport("ProcessingJob", spec.processing_job_name, status, secondary, exit_code, reason, details)

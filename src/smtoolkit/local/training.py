@@ -1,0 +1,159 @@
+"""`smtoolkit local train`: spec -> per-host job trees and staged channels -> `train` on every host -> artifacts
+and the job's outcome (`<work dir>/job.json`, DescribeTrainingJob-shaped).
+
+Each host runs `python -m smtoolkit train` (the container's `train`) with SAGEMAKER_BASE_DIR at its tree, or
+AlgorithmSpecification.ContainerEntrypoint + ContainerArguments when given (arguments alone replace `train`, as
+with an image whose ENTRYPOINT is `smtoolkit`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+from smtoolkit.formats.pipe import PipeWriter
+from smtoolkit.local import artifacts, staging
+from smtoolkit.local.job import (
+    HostOutput,
+    JobReport,
+    LocalRunSettings,
+    host_environment,
+    prepare_work_dir,
+    read_reason,
+    status_of,
+)
+from smtoolkit.local.job import python_argv as smtoolkit_argv
+from smtoolkit.local.metrics import MetricCollector
+from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.spec import TrainingJobSpec
+from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_training_tree
+from smtoolkit.paths import JobPaths
+
+log = logging.getLogger(__name__)
+
+
+def host_argv(spec: TrainingJobSpec) -> tuple[str, ...]:
+    algorithm = spec.algorithm_specification
+    if algorithm.container_entrypoint:
+        return (*algorithm.container_entrypoint, *(algorithm.container_arguments or []))
+    return smtoolkit_argv(*(algorithm.container_arguments or ["train"]))
+
+
+def _stage_channels(
+    spec: TrainingJobSpec, store: ObjectStore, trees: dict[str, JobPaths], cache: Path, writers: list[PipeWriter]
+) -> None:
+    """Stage every channel on every host; Pipe-mode writers are appended to `writers` as they start."""
+    hosts = list(trees)
+    for channel in spec.input_data_config:
+        objects = store.list_objects(channel.data_source.uri)
+        mode = spec.input_mode(channel)
+        for index, host in enumerate(hosts):
+            share = staging.host_share(objects, channel.data_source.distribution, index, len(hosts))
+            channel_dir = trees[host].channel_dir(channel.channel_name)
+            if mode != "Pipe":
+                staging.stage_files(store, share, channel_dir, read_only=mode == "FastFile")
+                continue
+            feed = staging.PipeFeed(
+                staging.local_copies(store, share, cache / host / channel.channel_name),
+                gzip_compressed=channel.compression_type == "Gzip",
+                recordio=channel.record_wrapper_type == "RecordIO",
+                shuffle_seed=channel.shuffle_config.seed if channel.shuffle_config else None,
+            )
+            writers.append(staging.start_pipe(channel_dir, feed))
+        log.info(
+            "channel %s: %d objects, %s mode, %s",
+            channel.channel_name,
+            len(objects),
+            mode,
+            channel.data_source.distribution,
+        )
+
+
+def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> JobReport:
+    """Run the whole job; preparation errors (bad source, unreadable S3) raise before any host starts."""
+    work_dir = settings.work_dir.resolve()
+    prepare_work_dir(work_dir)
+    store = ObjectStore(settings.environ)
+    trees = {host: host_paths(work_dir, host) for host in spec.hosts}
+    for host, paths in trees.items():
+        write_training_tree(spec, paths, host)
+    checkpoint_dirs = []
+    if spec.checkpoint_config is not None:
+        checkpoint_dirs = [in_tree(spec.checkpoint_config.local_path, paths) for paths in trees.values()]
+        restored = artifacts.restore_checkpoints(store, spec.checkpoint_config.s3_uri, checkpoint_dirs)
+        log.info("restored %d checkpoint files from %s", restored, spec.checkpoint_config.s3_uri)
+    metrics = MetricCollector([(item.name, item.regex) for item in spec.algorithm_specification.metric_definitions])
+    output = HostOutput(settings.output, work_dir, metrics)
+    writers: list[PipeWriter] = []
+    region = settings.environ.get("AWS_REGION") or settings.environ.get("AWS_DEFAULT_REGION")
+    arn = job_arn("training-job", spec.training_job_name, region)
+    platform_env = {"TRAINING_JOB_NAME": spec.training_job_name, "TRAINING_JOB_ARN": arn}
+    launches = [
+        HostLaunch(
+            host,
+            host_argv(spec),
+            host_environment(settings.environ, spec.environment, paths.base, spec.hosts, platform_env),
+            paths.base,
+        )
+        for host, paths in trees.items()
+    ]
+    try:
+        _stage_channels(spec, store, trees, work_dir / ".cache", writers)
+        outcome = run_hosts(
+            launches,
+            output,
+            stop_signal=signal.SIGTERM,
+            grace_period=settings.grace_period,
+            max_runtime=spec.stopping_condition.max_runtime_in_seconds,
+        )
+    finally:
+        for writer in writers:
+            writer.stop()
+        output.close()
+    output_path = spec.output_data_config.s3_output_path or str(work_dir / "output")
+    packed = artifacts.pack_training_artifacts(
+        store,
+        [paths.model_dir for paths in trees.values()],
+        [paths.output_data_dir for paths in trees.values()],
+        output_path,
+        spec.training_job_name,
+    )
+    if spec.checkpoint_config is not None:
+        for directory in checkpoint_dirs:
+            artifacts.upload_tree(store, directory, spec.checkpoint_config.s3_uri)
+    report = _report(spec, outcome, trees, packed, metrics, arn, output_path)
+    report.write(work_dir / "job.json")
+    return report
+
+
+def _report(
+    spec: TrainingJobSpec,
+    outcome: RunOutcome,
+    trees: dict[str, JobPaths],
+    packed: artifacts.Artifacts,
+    metrics: MetricCollector,
+    arn: str,
+    output_path: str,
+) -> JobReport:
+    status, secondary, exit_code = status_of(outcome)
+    failure = outcome.first_failure
+    reason = None
+    if status == "Failed" and failure is not None:
+        reason = read_reason(trees[failure.host].failure_file) or (
+            f"AlgorithmError: host {failure.host} exited with code {failure.exit_code} and wrote no output/failure"
+        )
+    exits = {item.host: item.exit_code for item in outcome.exits}
+    details = {
+        "TrainingJobArn": arn,
+        "ModelArtifacts": {"S3ModelArtifacts": packed.model},
+        "OutputDataConfig": {"S3OutputPath": output_path},
+        "LocalOutputArtifacts": packed.output,
+        "FinalMetricDataList": metrics.final_metric_data(),
+        "LocalHosts": {
+            host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()
+        },
+    }
+    table = metrics.table() if metrics.defined else None
+    return JobReport("TrainingJob", spec.training_job_name, status, secondary, exit_code, reason, details, table)

@@ -1,0 +1,144 @@
+"""The job tree of each host under the work dir (`<work dir>/<host>` is that host's /opt/ml) and the platform's
+config files in it. Paths the platform puts under /opt/ml are written relative to the host's tree instead, so
+nothing is ever written to /opt.
+
+Hosts of a local job all run on this machine and talk over loopback: `network_interface_name` is `lo`, and
+`HOST_ADDRESSES_VARIABLE` gives each host the address of every host (all 127.0.0.1), since the names algo-N do
+not resolve here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from smtoolkit.local.procspec import ProcessingJobSpec
+from smtoolkit.local.spec import TrainingJobSpec
+from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
+
+NETWORK_INTERFACE = "lo"
+LOOPBACK = "127.0.0.1"
+HOST_ADDRESSES_VARIABLE = "SMTOOLKIT_HOST_ADDRESSES"
+ACCOUNT = "000000000000"
+
+
+def host_paths(work_dir: Path, host: str) -> JobPaths:
+    return JobPaths(work_dir / host)
+
+
+def in_tree(platform_path: str, paths: JobPaths) -> Path:
+    """`/opt/ml/x/y` -> `<host tree>/x/y`; other paths unchanged."""
+    path = Path(platform_path)
+    if path.is_relative_to(DEFAULT_BASE_DIR):
+        return paths.base / path.relative_to(DEFAULT_BASE_DIR)
+    return path
+
+
+def job_arn(kind: str, name: str, region: str | None) -> str:
+    return f"arn:aws:sagemaker:{region or 'local'}:{ACCOUNT}:{kind}/{name.lower()}"
+
+
+def host_addresses(hosts: list[str]) -> str:
+    return json.dumps(dict.fromkeys(hosts, LOOPBACK))
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value), encoding="utf-8")
+
+
+def resource_config(spec: TrainingJobSpec, host: str) -> dict[str, Any]:
+    groups = spec.host_groups
+    current_group, current_type = next((name, kind) for name, kind, hosts in groups if host in hosts)
+    return {
+        "current_host": host,
+        "current_instance_type": current_type,
+        "current_group_name": current_group,
+        "hosts": sorted(spec.hosts),
+        "instance_groups": [
+            {"instance_group_name": name, "instance_type": kind, "hosts": hosts} for name, kind, hosts in groups
+        ],
+        "network_interface_name": NETWORK_INTERFACE,
+    }
+
+
+def input_data_config(spec: TrainingJobSpec) -> dict[str, Any]:
+    """inputdataconfig.json: the platform's key names (`S3DistributionType`), ContentType only when set."""
+    config: dict[str, Any] = {}
+    for channel in spec.input_data_config:
+        entry: dict[str, Any] = {}
+        if channel.content_type is not None:
+            entry["ContentType"] = channel.content_type
+        entry["TrainingInputMode"] = spec.input_mode(channel)
+        entry["S3DistributionType"] = channel.data_source.distribution
+        entry["RecordWrapperType"] = channel.record_wrapper_type
+        if channel.compression_type != "None":
+            entry["CompressionType"] = channel.compression_type
+        config[channel.channel_name] = entry
+    return config
+
+
+def write_training_tree(spec: TrainingJobSpec, paths: JobPaths, host: str) -> None:
+    """The config files of one host, and the directories the platform creates before `train` starts."""
+    for directory in (paths.input_data_dir, paths.model_dir, paths.output_data_dir, paths.code_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    _write_json(paths.hyperparameters_file, spec.hyperparameters)
+    _write_json(paths.input_data_config_file, input_data_config(spec))
+    _write_json(paths.resource_config_file, resource_config(spec, host))
+    if spec.checkpoint_config is not None:
+        local = in_tree(spec.checkpoint_config.local_path, paths)
+        local.mkdir(parents=True, exist_ok=True)
+        _write_json(paths.checkpoint_config_file, {"LocalPath": str(local), "S3Uri": spec.checkpoint_config.s3_uri})
+
+
+def processing_job_config(spec: ProcessingJobSpec, paths: JobPaths, arn: str) -> dict[str, Any]:
+    """processingjobconfig.json as the platform writes it, LocalPaths pointing into the host's tree."""
+    inputs = []
+    for item in spec.processing_inputs:
+        s3_input = item.s3_input.model_dump(by_alias=True, exclude_unset=False)
+        s3_input["LocalPath"] = str(in_tree(item.s3_input.local_path, paths))
+        inputs.append(
+            {"InputName": item.input_name, "AppManaged": False, "S3Input": {**s3_input, "S3DownloadMode": "StartOfJob"}}
+        )
+    outputs = []
+    for output in spec.processing_output_config.outputs:
+        s3_output = output.s3_output.model_dump(by_alias=True)
+        s3_output["LocalPath"] = str(in_tree(output.s3_output.local_path, paths))
+        outputs.append({"OutputName": output.output_name, "AppManaged": False, "S3Output": s3_output})
+    cluster = spec.processing_resources.cluster_config
+    app = spec.app_specification
+    return {
+        "ProcessingJobArn": arn,
+        "ProcessingJobName": spec.processing_job_name,
+        "AppSpecification": {
+            "ImageUri": app.image_uri or "local",
+            "ContainerEntrypoint": app.container_entrypoint,
+            "ContainerArguments": app.container_arguments,
+        },
+        "Environment": spec.environment,
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {"Outputs": outputs, "KmsKeyId": spec.processing_output_config.kms_key_id},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": cluster.instance_count,
+                "InstanceType": cluster.instance_type,
+                "VolumeSizeInGB": cluster.volume_size_in_gb,
+                "VolumeKmsKeyId": None,
+            }
+        },
+        "RoleArn": "local",
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.stopping_condition.max_runtime_in_seconds or 86400},
+    }
+
+
+def write_processing_tree(spec: ProcessingJobSpec, paths: JobPaths, host: str, arn: str) -> None:
+    """The config files of one processing host, and every input and output directory."""
+    config = processing_job_config(spec, paths, arn)
+    for item in config["ProcessingInputs"]:
+        Path(item["S3Input"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+    for item in config["ProcessingOutputConfig"]["Outputs"]:
+        Path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+    paths.output_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(paths.processing_job_config_file, config)
+    _write_json(paths.processing_resource_config_file, {"current_host": host, "hosts": spec.hosts})

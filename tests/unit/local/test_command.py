@@ -1,0 +1,44 @@
+"""`smtoolkit local` on the command line: dry runs print the resolved request; bad input exits 2 naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from smtoolkit.local.command import local
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def test_train_dry_run_prints_the_resolved_request() -> None:
+    result = CliRunner().invoke(local, ["train", str(EXAMPLES / "train-job.json"), "--dry-run", "-H", "epochs=5"])
+    assert result.exit_code == 0, result.output
+    request = json.loads(result.output)
+    assert request["HyperParameters"]["epochs"] == "5"
+    assert json.loads(request["HyperParameters"]["sagemaker_submit_directory"]) == str(EXAMPLES / "job" / "code")
+    assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == str(
+        EXAMPLES / "job" / "input" / "data" / "train"
+    )
+
+
+def test_bad_flags_and_specs_exit_2_naming_the_problem(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(local, ["train", "--channel", "train=x,mode=Stream", "--dry-run"])
+    assert result.exit_code == 2
+    assert "error: the command line: InputDataConfig.0.InputMode: Input should be 'File', 'Pipe' or 'FastFile'" in (
+        result.output
+    )
+    spec = tmp_path / "p.json"
+    spec.write_text(json.dumps({"AppSpecification": {"ContainerArguments": ["x"]}}))
+    result = runner.invoke(local, ["process", str(spec)])
+    assert result.exit_code == 2 and "AppSpecification.ContainerEntrypoint: required field is missing" in result.output
+
+
+def test_unknown_fields_are_warned_about(tmp_path: Path) -> None:
+    spec = tmp_path / "t.json"
+    spec.write_text(json.dumps({"RoleArn": "arn:aws:iam::1:role/x", "VpcConfig": {}}))
+    result = CliRunner().invoke(local, ["train", str(spec), "--dry-run"])
+    assert result.exit_code == 0
+    assert f"warning: {spec}: not simulated locally, ignored: RoleArn, VpcConfig" in result.output

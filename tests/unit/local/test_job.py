@@ -1,0 +1,92 @@
+"""Work dir, host environment, job status, and the host runner with real processes."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smtoolkit.errors import ConfigError
+from smtoolkit.local.job import MARKER, host_environment, prepare_work_dir, status_of
+from smtoolkit.local.runner import HostExit, HostLaunch, RunOutcome, run_hosts
+
+
+def test_prepare_work_dir_refuses_foreign_dirs_and_cleans_its_own(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "important").write_text("keep")
+    with pytest.raises(ConfigError, match="is not empty and was not made by a local job"):
+        prepare_work_dir(foreign)
+    ours = tmp_path / "ours"
+    prepare_work_dir(ours)
+    (ours / "ro").mkdir()
+    (ours / "ro" / "f").write_text("x")
+    (ours / "ro").chmod(0o555)
+    prepare_work_dir(ours)
+    assert sorted(p.name for p in ours.iterdir()) == [MARKER]
+
+
+def test_host_environment_drops_job_variables() -> None:
+    environ = {"PATH": "/bin", "SM_CHANNEL_TRAIN": "/x", "SAGEMAKER_PROGRAM": "y", "CURRENT_HOST": "h", "A": "0"}
+    env = host_environment(environ, {"A": "1"}, Path("/w/algo-1"), ["algo-1"], {"TRAINING_JOB_NAME": "j"})
+    assert env == {
+        "PATH": "/bin",
+        "A": "1",
+        "SAGEMAKER_BASE_DIR": "/w/algo-1",
+        "SMTOOLKIT_HOST_ADDRESSES": '{"algo-1": "127.0.0.1"}',
+        "TRAINING_JOB_NAME": "j",
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (RunOutcome((HostExit("algo-1", 0),), None, None, False), ("Completed", "Completed", 0)),
+        (
+            RunOutcome((HostExit("algo-2", 3), HostExit("algo-1", 143)), "host_failed", None, False),
+            ("Failed", "Failed", 3),
+        ),
+        (RunOutcome((HostExit("algo-1", 143),), "signal", signal.SIGINT, False), ("Stopped", "Stopped", 130)),
+        (RunOutcome((HostExit("algo-1", 143),), "max_runtime", None, False), ("Stopped", "MaxRuntimeExceeded", 124)),
+        (RunOutcome((HostExit("algo-1", 300),), "host_failed", None, False), ("Failed", "Failed", 1)),
+    ],
+)
+def test_status_of(outcome: RunOutcome, expected: tuple[str, str, int]) -> None:
+    assert status_of(outcome) == expected
+
+
+def _host(name: str, code: str, tmp_path: Path) -> HostLaunch:
+    return HostLaunch(name, (sys.executable, "-c", code), {}, tmp_path)
+
+
+def test_runner_relays_lines_with_hosts_and_stops_the_others_when_one_fails(tmp_path: Path) -> None:
+    lines: list[tuple[str, bytes]] = []
+    started = time.monotonic()
+    outcome = run_hosts(
+        [
+            _host("algo-1", "import time; print('a', flush=True); time.sleep(30)", tmp_path),
+            _host(
+                "algo-2", "import sys, time; time.sleep(0.3); sys.stdout.write('b\\nno newline'); sys.exit(4)", tmp_path
+            ),
+        ],
+        lambda host, line: lines.append((host, line)),
+        grace_period=10,
+    )
+    assert time.monotonic() - started < 10
+    assert outcome.stop_reason == "host_failed" and not outcome.escalated
+    assert [(e.host, e.exit_code) for e in outcome.exits] == [("algo-2", 4), ("algo-1", 128 + signal.SIGTERM)]
+    assert sorted(lines) == [("algo-1", b"a\n"), ("algo-2", b"b\n"), ("algo-2", b"no newline\n")]
+
+
+def test_runner_escalates_to_sigkill_after_the_grace_period_on_max_runtime(tmp_path: Path) -> None:
+    ignore = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(30)"
+    )
+    started = time.monotonic()
+    outcome = run_hosts([_host("algo-1", ignore, tmp_path)], lambda host, line: None, grace_period=0.5, max_runtime=1)
+    assert time.monotonic() - started < 8
+    assert outcome.stop_reason == "max_runtime" and outcome.escalated
+    assert outcome.exits == (HostExit("algo-1", 128 + signal.SIGKILL),)
