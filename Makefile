@@ -14,10 +14,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/job $(DEMO_DIR)/opt-ml
-	SAGEMAKER_BASE_DIR=$(CURDIR)/$(DEMO_DIR)/opt-ml $(BIN)/smtoolkit env
-	SAGEMAKER_BASE_DIR=$(CURDIR)/$(DEMO_DIR)/opt-ml $(BIN)/train
-	@echo "model: $$(cat $(DEMO_DIR)/opt-ml/model/model.json)"; ls $(DEMO_DIR)/opt-ml/output
+	rm -rf $(DEMO_DIR)
+	$(BIN)/smtoolkit local train examples/train-job.json --work-dir $(DEMO_DIR)/train --output-path $(DEMO_DIR)/artifacts
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
