@@ -12,7 +12,8 @@ from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError, InstallError, LaunchError, SmtoolkitError
 from smtoolkit.launch import deps, entrypoint, report
-from smtoolkit.launch.plan import LaunchPlan, build_plan
+from smtoolkit.launch.backends.settings import EngineSettings
+from smtoolkit.launch.plan import LaunchPlan, build_plan, with_engine
 from smtoolkit.launch.supervise import ProcessSpec, run_supervised
 from smtoolkit.logs import configure_logging, masked
 from smtoolkit.paths import JobPaths
@@ -35,11 +36,15 @@ def run_training(settings: LauncherSettings, dry_run: bool = False, environ: Map
     logger.info("settings: %s", masked(settings.model_dump()))
     failure_file = env.output_dir / "failure"
     try:
+        engine_settings = EngineSettings.from_environ(environ)
         if dry_run:
             entry = entrypoint.resolve(env.user_entry_point, env.framework_module, env.code_dir, check=False)
-            sys.stdout.write(build_plan(env, entry, [], settings.argv_style, environ.get("PYTHONPATH")).render() + "\n")
+            plan = build_plan(env, entry, [], settings.argv_style, environ.get("PYTHONPATH"))
+            plan = with_engine(plan, env, settings.argv_style, engine_settings, environ)
+            sys.stdout.write(plan.render() + "\n")
             return 0
         plan = _prepare(env, settings, environ)
+        plan = with_engine(plan, env, settings.argv_style, engine_settings, environ)
     except SmtoolkitError as error:
         logger.error("%s", report.error_message(error))
         report.write_failure(failure_file, report.error_message(error))
@@ -65,7 +70,6 @@ def _prepare(env: TrainingEnv, settings: LauncherSettings, environ: Mapping[str,
     for step in steps:
         _install(step, settings, environ)
     plan = build_plan(env, entry, steps, settings.argv_style, environ.get("PYTHONPATH"))
-    logger.info("launch plan: %s", plan.render())
     return plan
 
 
@@ -82,8 +86,22 @@ def _install(step: deps.InstallStep, settings: LauncherSettings, environ: Mappin
 
 
 def _run(plan: LaunchPlan, settings: LauncherSettings, env: TrainingEnv, environ: Mapping[str, str]) -> int:
+    logger.info("launch plan: %s", plan.render())
+    engine = plan.engine
+    if engine is not None and engine.is_distributed:
+        from smtoolkit.launch.distributed import run_distributed
+
+        try:
+            return run_distributed(plan, engine, settings, env, environ)
+        except SmtoolkitError as error:
+            logger.error("%s", report.error_message(error))
+            report.write_failure(env.output_dir / "failure", report.error_message(error))
+            return error.exit_code
+    argv, child_env = plan.argv, plan.child_env(environ)
+    if engine is not None and engine.backend != "process":  # torchrun or mpirun on this one host
+        argv, child_env = engine.argv, {**child_env, **engine.env}
     outcome = run_supervised(
-        ProcessSpec(plan.argv, plan.child_env(environ), plan.cwd),
+        ProcessSpec(argv, child_env, plan.cwd),
         grace_period=settings.grace_period_s,
         stderr_tail_bytes=settings.stderr_tail_kib * 1024,
     )
@@ -92,7 +110,7 @@ def _run(plan: LaunchPlan, settings: LauncherSettings, env: TrainingEnv, environ
         report.write_success(env.output_dir / "success")
         return 0
     logger.error("reporting training failure: exit code %d", outcome.exit_code)
-    report.write_failure(env.output_dir / "failure", report.outcome_message(outcome, plan.argv))
+    report.write_failure(env.output_dir / "failure", report.outcome_message(outcome, argv))
     return outcome.exit_code
 
 

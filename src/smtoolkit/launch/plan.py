@@ -6,9 +6,9 @@ import json
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smtoolkit.config.export import to_env_vars
 from smtoolkit.config.hyperparameters import ArgvStyle, to_cli_args
@@ -16,6 +16,9 @@ from smtoolkit.config.training import TrainingEnv
 from smtoolkit.launch.deps import InstallStep
 from smtoolkit.launch.entrypoint import EntryPoint
 from smtoolkit.logs import is_secret_key, mask_argv, mask_text
+
+if TYPE_CHECKING:
+    from smtoolkit.launch.backends import EnginePlan, EngineSettings
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class LaunchPlan:
     entry_point: EntryPoint
     code_uri: str | None = None
     install: tuple[InstallStep, ...] = field(default_factory=tuple)
+    engine: EnginePlan | None = None  # how the distributed engine runs it (None: a plain process)
 
     def child_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**(os.environ if base is None else base), **self.env}
@@ -39,7 +43,21 @@ class LaunchPlan:
             "argv": mask_argv(self.argv),
             "cwd": str(self.cwd),
             "env": {name: _masked_variable(name, value) for name, value in sorted(self.env.items())},
+            **({"engine": self._engine_description()} if self.engine else {}),
         }
+
+    def _engine_description(self) -> dict[str, Any]:
+        assert self.engine is not None
+        described = self.engine.describe()
+        if "argv" in described:
+            described["argv"] = mask_argv(described["argv"])
+        if "env" in described:
+            described["env"] = {name: _masked_variable(name, value) for name, value in described["env"].items()}
+        return described
+
+    @property
+    def is_distributed_engine(self) -> bool:
+        return self.engine is not None and self.engine.backend != "process"
 
     def render(self) -> str:
         return json.dumps(self.describe(), indent=2)
@@ -64,6 +82,20 @@ def build_plan(
         code_uri=code_uri,
         install=tuple(install),
     )
+
+
+def with_engine(
+    plan: LaunchPlan,
+    env: TrainingEnv,
+    argv_style: ArgvStyle,
+    settings: EngineSettings,
+    environ: Mapping[str, str],
+) -> LaunchPlan:
+    """The plan with the engine that runs it on this host (process, torchrun or mpi, by the hyperparameters)."""
+    from smtoolkit.launch.backends import build_engine_plan
+
+    args = to_cli_args(env.hyperparameters, argv_style)
+    return replace(plan, engine=build_engine_plan(env, plan.entry_point, args, plan.env, settings, environ))
 
 
 def _masked_variable(name: str, value: str) -> str:

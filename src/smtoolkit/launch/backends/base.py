@@ -1,0 +1,121 @@
+"""What every backend produces: an EnginePlan, a frozen value printed by `train --dry-run`."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from smtoolkit.config.training import TrainingEnv
+from smtoolkit.errors import ConfigError
+from smtoolkit.launch.backends.settings import EngineSettings
+from smtoolkit.launch.entrypoint import EntryPoint
+
+# single: one host runs it all; master/worker: a multi-host job; bystander: a host outside the distribution
+# groups of a heterogeneous cluster, which runs the script as a plain process.
+Role = Literal["single", "master", "worker", "bystander"]
+RANK_MAIN = "smtoolkit.launch.rank_main"
+RANK_DIR_VARIABLE = "SMTOOLKIT_RANK_DIR"
+HOST_ENV_VARIABLE = "SMTOOLKIT_HOST_ENV"
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    backend: str
+    role: Role
+    argv: tuple[str, ...]  # what this host runs; an MPI worker runs sshd_argv instead
+    env: Mapping[str, str] = field(default_factory=dict)  # additions over the launch plan's env
+    hosts: tuple[str, ...] = ()  # the distribution hosts, master first
+    master: str = ""
+    master_port: int = 0
+    coordinator_port: int = 0
+    procs_per_host: int = 1
+    world_size: int = 1
+    rank_dir: str = ""
+    sshd_argv: tuple[str, ...] = ()
+    ssh_port: int = 0
+    host_wait_s: float = 300.0
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.role in ("master", "worker")
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"backend": self.backend, "role": self.role}
+        if self.backend == "process":
+            return described
+        described.update(
+            hosts=list(self.hosts),
+            master=f"{self.master}:{self.master_port}",
+            procs_per_host=self.procs_per_host,
+            world_size=self.world_size,
+            argv=list(self.argv),
+            env=dict(sorted(self.env.items())),
+            rank_dir=self.rank_dir,
+        )
+        if self.is_distributed:
+            described.update(coordinator=f"{self.master}:{self.coordinator_port}", host_wait_s=self.host_wait_s)
+        if self.sshd_argv:
+            described["sshd"] = list(self.sshd_argv)
+        return described
+
+
+class Backend(Protocol):
+    def build(
+        self,
+        env: TrainingEnv,
+        entry: EntryPoint,
+        args: list[str],
+        job_env: Mapping[str, str],
+        settings: EngineSettings,
+        environ: Mapping[str, str],
+    ) -> EnginePlan: ...
+
+
+def role_of(env: TrainingEnv) -> Role:
+    hosts = env.distribution_hosts
+    if env.current_host not in hosts:
+        return "bystander"
+    if len(hosts) == 1:
+        return "single"
+    return "master" if env.is_master else "worker"
+
+
+def procs_per_host(env: TrainingEnv, settings: EngineSettings, hyperparameter: str) -> int:
+    """The operator's override, else the hyperparameter, else GPUs, else Neuron cores, else 1."""
+    if settings.nproc_per_host:
+        return settings.nproc_per_host
+    value = env.framework_params.get(hyperparameter)
+    if value is not None:
+        return positive_int(value, hyperparameter)
+    return env.num_gpus or env.num_neurons or 1
+
+
+def positive_int(value: Any, hyperparameter: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number < 1 or str(number) != str(value).strip():
+        raise ConfigError.single(
+            "hyperparameters.json", f"expected a whole number >= 1 (got {value!r})", hyperparameter
+        )
+    return number
+
+
+def rank_dir(env: TrainingEnv) -> str:
+    """Where this host's ranks write their error files: fixed per job tree and host, so a plan can name it."""
+    digest = hashlib.sha1(f"{env.base_dir.resolve()}\0{env.current_host}".encode()).hexdigest()[:12]
+    return str(Path(tempfile.gettempdir()) / f"smtoolkit-ranks-{digest}")
+
+
+def coordinator_port(env: TrainingEnv, settings: EngineSettings) -> int:
+    return settings.coordinator_port or env.master_port + 1
+
+
+def without_inherited(additions: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Engine defaults the image's own environment has not already set."""
+    return {name: value for name, value in additions.items() if name not in environ}

@@ -1,0 +1,147 @@
+"""OpenMPI: `mpirun` on the master with --host from resourceconfig.json; the other hosts run sshd and wait.
+
+Values never appear in mpirun's argv: every variable reaches the ranks as `-x NAME` (mpirun forwards its own
+value), and a worker's sshd adds SMTOOLKIT_HOST_ENV (SetEnv) pointing at that host's own job variables,
+which `smtoolkit.launch.rank_main` applies, so remote ranks see their own host's SM_CURRENT_HOST, paths and
+code dir. Python entry points run under `python -m mpi4py`, so an uncaught exception aborts every rank.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+from smtoolkit.config.training import TrainingEnv
+from smtoolkit.errors import ConfigError
+from smtoolkit.launch.backends.base import (
+    HOST_ENV_VARIABLE,
+    RANK_DIR_VARIABLE,
+    RANK_MAIN,
+    EnginePlan,
+    coordinator_port,
+    positive_int,
+    procs_per_host,
+    rank_dir,
+    role_of,
+    without_inherited,
+)
+from smtoolkit.launch.backends.capabilities import engine_network_env
+from smtoolkit.launch.backends.settings import EngineSettings
+from smtoolkit.launch.entrypoint import EntryPoint
+
+PER_HOST_HYPERPARAMETER = "sagemaker_mpi_num_of_processes_per_host"
+TOTAL_HYPERPARAMETER = "sagemaker_mpi_num_processes"
+CUSTOM_HYPERPARAMETER = "sagemaker_mpi_custom_mpi_options"
+HOST_ENV_FILE = "host-env.json"
+# Always forwarded when the launcher's environment has them (names only, values stay out of argv).
+FORWARDED = (
+    "SAGEMAKER_BASE_DIR",
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+def custom_options(value: object) -> tuple[list[str], dict[str, str]]:
+    """sagemaker_mpi_custom_mpi_options, shell-quoted; `--NCCL_DEBUG X` (the SDK's spelling) becomes a variable."""
+    try:
+        tokens = shlex.split(str(value or ""))
+    except ValueError as exc:
+        raise ConfigError.single(
+            "hyperparameters.json", f"cannot split {value!r}: {exc}", CUSTOM_HYPERPARAMETER
+        ) from None
+    options: list[str] = []
+    env: dict[str, str] = {}
+    iterator = iter(tokens)
+    for token in iterator:
+        if token == "--NCCL_DEBUG":
+            env["NCCL_DEBUG"] = next(iterator, "INFO")
+        elif token.startswith("--NCCL_DEBUG="):
+            env["NCCL_DEBUG"] = token.split("=", 1)[1]
+        else:
+            options.append(token)
+    return options, env
+
+
+class MpiBackend:
+    def build(
+        self,
+        env: TrainingEnv,
+        entry: EntryPoint,
+        args: list[str],
+        job_env: Mapping[str, str],
+        settings: EngineSettings,
+        environ: Mapping[str, str],
+    ) -> EnginePlan:
+        role = role_of(env)
+        hosts = tuple(env.distribution_hosts)
+        per_host = procs_per_host(env, settings, PER_HOST_HYPERPARAMETER)
+        total_raw = env.framework_params.get(TOTAL_HYPERPARAMETER)
+        total = positive_int(total_raw, TOTAL_HYPERPARAMETER) if total_raw is not None else per_host * len(hosts)
+        options, option_env = custom_options(env.framework_params.get(CUSTOM_HYPERPARAMETER))
+        directory = rank_dir(env)
+        network = engine_network_env(env.resource_config.current_instance_type, env.network_interface_name, environ)
+        engine_env = {**without_inherited(network, environ), **option_env, RANK_DIR_VARIABLE: directory}
+        common = {
+            "backend": "mpi",
+            "role": role,
+            "env": engine_env,
+            "hosts": hosts,
+            "master": env.master_hostname,
+            "master_port": env.master_port,
+            "coordinator_port": coordinator_port(env, settings),
+            "procs_per_host": per_host,
+            "world_size": total,
+            "rank_dir": directory,
+            "ssh_port": settings.ssh_port,
+            "host_wait_s": settings.host_wait_s,
+        }
+        if role == "worker":
+            return EnginePlan(argv=(), sshd_argv=self._sshd(settings, directory), **common)  # type: ignore[arg-type]
+        rank_argv = self._rank_argv(entry, args)
+        argv = (
+            *self._mpirun(settings, hosts, per_host, total, env.network_interface_name, role == "single"),
+            *self._forward(environ, job_env, engine_env),
+            *options,
+            *rank_argv,
+        )
+        return EnginePlan(argv=argv, **common)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _mpirun(
+        settings: EngineSettings, hosts: tuple[str, ...], per_host: int, total: int, interface: str, single: bool
+    ) -> list[str]:
+        host_list = ",".join(f"{host}:{per_host}" for host in hosts)
+        argv = [settings.mpirun, "--host", host_list, "-np", str(total), "--allow-run-as-root"]
+        if not single:
+            ssh = shlex.join(["-p", str(settings.ssh_port), *settings.ssh_options])
+            argv += ["-mca", "plm_rsh_args", ssh, "-mca", "plm_rsh_no_tree_spawn", "1"]
+            argv += ["-mca", "btl_tcp_if_include", interface, "-mca", "oob_tcp_if_include", interface]
+        argv += ["-bind-to", "none", "-map-by", "slot", "-mca", "pml", "ob1", "-mca", "btl", "^openib"]
+        argv += ["-mca", "orte_abort_on_non_zero_status", "1", "-mca", "btl_vader_single_copy_mechanism", "none"]
+        return argv
+
+    @staticmethod
+    def _forward(environ: Mapping[str, str], job_env: Mapping[str, str], engine_env: Mapping[str, str]) -> list[str]:
+        """`-x NAME` for the job's variables (SM_*, PYTHONPATH...), the engine's, and a few of the image's."""
+        names = set(job_env) | set(engine_env) | {name for name in FORWARDED if name in environ}
+        return [part for name in sorted(names) for part in ("-x", name)]
+
+    @staticmethod
+    def _rank_argv(entry: EntryPoint, args: list[str]) -> tuple[str, ...]:
+        if entry.kind in ("script", "module", "function"):
+            return (entry.python, "-m", "mpi4py", "-m", RANK_MAIN, entry.kind, entry.name, *args)
+        return (entry.python, "-m", RANK_MAIN, entry.kind, entry.name, *args)
+
+    @staticmethod
+    def _sshd(settings: EngineSettings, directory: str) -> tuple[str, ...]:
+        if not settings.sshd_command:
+            return ()
+        setenv = f"SetEnv {HOST_ENV_VARIABLE}={directory}/{HOST_ENV_FILE}"
+        return (*settings.sshd_command, "-p", str(settings.ssh_port), "-o", setenv)
+
+
+BACKEND = MpiBackend()

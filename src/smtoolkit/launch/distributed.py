@@ -1,0 +1,159 @@
+"""Running a torchrun or MPI engine plan on this host, and agreeing on the job's outcome with the others.
+
+Master: wait for the hosts' names (and MPI workers' sshd), listen for the other launchers, run the engine
+supervised, then collect every host's report (bounded), decide and broadcast the verdict. Other hosts:
+connect to the master's launcher (bounded), run torchrun (or, for MPI, sshd until the master says the job
+ended), report, and take the master's verdict. Every host writes the same outcome; a failure anywhere stops
+the engine everywhere (each launcher stops its own engine as if it had received SIGTERM).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from smtoolkit.config.launcher import LauncherSettings
+from smtoolkit.config.training import TrainingEnv
+from smtoolkit.launch import report
+from smtoolkit.launch.backends.base import EnginePlan
+from smtoolkit.launch.backends.mpi import HOST_ENV_FILE
+from smtoolkit.launch.coordinator import Coordinator, CoordinatorClient
+from smtoolkit.launch.hosts import wait_for_names, wait_for_port
+from smtoolkit.launch.plan import LaunchPlan
+from smtoolkit.launch.supervise import Outcome, ProcessSpec, run_supervised
+from smtoolkit.launch.verdict import Message, decide, failure_message, host_report
+
+logger = logging.getLogger(__name__)
+
+
+class _StopRequests:
+    """SIGTERM/SIGINT outside supervision are noted, not fatal, so a launcher may signal itself to stop
+    its engine at any moment (run_supervised forwards them while it runs and restores this handler after)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequests:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.received = self.received or signum
+
+    @staticmethod
+    def stop_engine() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def run_distributed(
+    plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, env: TrainingEnv, environ: Mapping[str, str]
+) -> int:
+    rank_dir = Path(engine.rank_dir)
+    shutil.rmtree(rank_dir, ignore_errors=True)
+    rank_dir.mkdir(parents=True)
+    try:
+        with _StopRequests() as stops:
+            if engine.role == "master":
+                verdict = _master(plan, engine, settings, environ, stops)
+            else:
+                verdict = _worker(plan, engine, settings, env, environ, stops)
+    finally:
+        shutil.rmtree(rank_dir, ignore_errors=True)
+    return _report(verdict, engine, env)
+
+
+def _supervise(
+    argv: tuple[str, ...], plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, environ: Mapping[str, str]
+) -> Outcome:
+    spec = ProcessSpec(argv, {**plan.child_env(environ), **engine.env}, plan.cwd)
+    return run_supervised(spec, grace_period=settings.grace_period_s, stderr_tail_bytes=settings.stderr_tail_kib * 1024)
+
+
+def _master(
+    plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, environ: Mapping[str, str], stops: _StopRequests
+) -> Message:
+    wait_for_names(engine.hosts, engine.host_wait_s)
+    coordinator = Coordinator(list(engine.hosts), engine.coordinator_port, on_abort=stops.stop_engine)
+    try:
+        if engine.backend == "mpi":
+            for host in engine.hosts[1:]:
+                wait_for_port(host, engine.ssh_port, engine.host_wait_s, f"sshd on the MPI workers ({host})")
+        outcome = _supervise(engine.argv, plan, engine, settings, environ)
+        stopped = outcome.stopped_by or stops.received
+        external_stop = stopped is not None and not coordinator.aborted
+        coordinator.report(host_report(engine.master, outcome, Path(engine.rank_dir)))
+        if external_stop:
+            coordinator.abort()
+        reports = coordinator.collect(engine.host_wait_s, ask=engine.backend == "mpi")
+        verdict = {**decide(reports, outcome), "exit_codes": {h: r.get("exit_code") for h, r in reports.items()}}
+        if external_stop:
+            name = signal.Signals(stopped).name if stopped else "a signal"
+            error = f"the job was stopped: the master's launcher received {name}"
+            verdict.update(ok=False, exit_code=outcome.exit_code or 1, rank=None, host=engine.master, error=error)
+    except BaseException:
+        coordinator.close()
+        raise
+    coordinator.finish(verdict)
+    return verdict
+
+
+def _worker(
+    plan: LaunchPlan,
+    engine: EnginePlan,
+    settings: LauncherSettings,
+    env: TrainingEnv,
+    environ: Mapping[str, str],
+    stops: _StopRequests,
+) -> Message:
+    rank_dir = Path(engine.rank_dir)
+    host = env.current_host
+    mpi = engine.backend == "mpi"
+    if mpi:
+        host_env = {**plan.env, **engine.env}
+        if "SAGEMAKER_BASE_DIR" in environ:
+            host_env["SAGEMAKER_BASE_DIR"] = environ["SAGEMAKER_BASE_DIR"]
+        (rank_dir / HOST_ENV_FILE).write_text(json.dumps({"env": host_env, "cwd": str(plan.cwd)}), encoding="utf-8")
+    wait_for_names([engine.master], engine.host_wait_s)
+    client = CoordinatorClient(
+        host,
+        engine.master,
+        engine.coordinator_port,
+        engine.host_wait_s,
+        on_abort=stops.stop_engine,
+        on_collect=lambda: host_report(host, None, rank_dir),
+        on_end=stops.stop_engine if mpi else lambda: None,
+    )
+    try:
+        if not mpi:
+            outcome = _supervise(engine.argv, plan, engine, settings, environ)
+            client.report(host_report(host, outcome, rank_dir))
+            return client.wait_verdict(engine.host_wait_s)
+        if engine.sshd_argv:
+            _supervise(engine.sshd_argv, plan, engine, settings, environ)
+        return client.wait_verdict(engine.host_wait_s if engine.sshd_argv else None)
+    finally:
+        client.close()
+
+
+def _report(verdict: Message, engine: EnginePlan, env: TrainingEnv) -> int:
+    if verdict.get("ok"):
+        logger.info("reporting training success (%s on %d hosts)", engine.backend, len(engine.hosts))
+        report.write_success(env.output_dir / "success")
+        return 0
+    message = failure_message(verdict, engine.argv or engine.sshd_argv, verdict.get("exit_codes"))
+    logger.error("reporting training failure: %s", message.splitlines()[2] if message.count("\n") > 2 else message)
+    report.write_failure(env.output_dir / "failure", message)
+    return int(verdict.get("exit_code") or 1)

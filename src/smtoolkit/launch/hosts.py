@@ -1,0 +1,71 @@
+"""Readiness: wait, with bounded backoff, for host names to resolve and for a host's port to open.
+
+Each wait logs whom it waits for (at most every few seconds) and ends in a LaunchError naming the hosts,
+the last error and the setting that bounds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+
+from smtoolkit.errors import LaunchError
+
+logger = logging.getLogger(__name__)
+
+FIRST_DELAY_S = 0.02
+MAX_DELAY_S = 1.0
+LOG_EVERY_S = 5.0
+TIMEOUT_SETTING = "SMTOOLKIT_HOST_WAIT_S"
+
+
+def _backoff(timeout: float, what: str, attempt: Callable[[], str | None]) -> None:
+    """Call `attempt` (None: done, else what is still missing) until it succeeds or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    delay = FIRST_DELAY_S
+    next_log = time.monotonic()
+    while True:
+        missing = attempt()
+        if missing is None:
+            return
+        now = time.monotonic()
+        if now >= deadline:
+            raise LaunchError(f"gave up after {timeout:g} s waiting for {what}: {missing} (raise {TIMEOUT_SETTING})")
+        if now >= next_log:
+            logger.info("waiting for %s: %s", what, missing)
+            next_log = now + LOG_EVERY_S
+        time.sleep(min(delay, max(deadline - now, 0.0)))
+        delay = min(delay * 2, MAX_DELAY_S)
+
+
+def wait_for_names(hosts: Iterable[str], timeout: float) -> None:
+    """Until every host name resolves (the platform's DNS entries may come late)."""
+    pending = list(dict.fromkeys(hosts))
+    errors: dict[str, str] = {}
+
+    def attempt() -> str | None:
+        for host in list(pending):
+            try:
+                socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                errors[host] = str(exc)
+                continue
+            pending.remove(host)
+        return ", ".join(f"{host} ({errors[host]})" for host in pending) or None
+
+    _backoff(timeout, "host names to resolve", attempt)
+
+
+def wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
+    """Until a TCP connection to host:port succeeds (the connection is closed at once)."""
+
+    def attempt() -> str | None:
+        try:
+            with socket.create_connection((host, port), timeout=min(2.0, max(timeout, 0.1))):
+                return None
+        except OSError as exc:
+            return f"{host}:{port} ({exc})"
+
+    _backoff(timeout, what, attempt)

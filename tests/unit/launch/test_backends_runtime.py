@@ -1,0 +1,111 @@
+"""The pieces a multi-host job runs on, with real sockets on loopback: readiness waits, the coordinator, the
+verdict, and the rank wrapper's error files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from smtoolkit.errors import LaunchError
+from smtoolkit.launch.coordinator import Coordinator, CoordinatorClient
+from smtoolkit.launch.hosts import wait_for_names, wait_for_port
+from smtoolkit.launch.verdict import decide, failure_message
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_waits_are_bounded_and_name_whom_they_wait_for(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="smtoolkit.launch.hosts")
+    wait_for_names(["localhost"], 1.0)
+    with pytest.raises(LaunchError, match=r"host names to resolve: no-such-host\.invalid .*SMTOOLKIT_HOST_WAIT_S"):
+        wait_for_names(["localhost", "no-such-host.invalid"], 0.3)
+    port = _free_port()
+    start = time.monotonic()
+    with pytest.raises(LaunchError, match=f"the master: 127.0.0.1:{port}"):
+        wait_for_port("127.0.0.1", port, 0.3, "the master")
+    assert time.monotonic() - start < 2
+    assert "waiting for the master" in caplog.text
+
+
+def test_port_wait_ends_when_the_port_opens() -> None:
+    port = _free_port()
+    server = socket.socket()
+
+    def open_late() -> None:
+        server.bind(("127.0.0.1", port))
+        server.listen()
+
+    timer = threading.Timer(0.2, open_late)
+    timer.start()
+    try:
+        wait_for_port("127.0.0.1", port, 5.0, "late server")
+    finally:
+        timer.join()
+        server.close()
+
+
+def test_coordinator_aborts_every_host_and_shares_the_verdict() -> None:
+    port = _free_port()
+    aborted = {"master": threading.Event(), "worker": threading.Event()}
+    coordinator = Coordinator(["algo-1", "algo-2"], port, on_abort=aborted["master"].set)
+    client = CoordinatorClient(
+        "algo-2", "127.0.0.1", port, 5.0, on_abort=aborted["worker"].set, on_collect=dict, on_end=lambda: None
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while "algo-2" not in coordinator._peers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        failure = {"rank": 3, "host": "algo-2", "time": 1.0, "error": "ValueError: boom"}
+        client.report({"exit_code": 1, "failures": [failure]})
+        assert aborted["worker"].wait(5) and aborted["master"].is_set()
+        coordinator.report({"host": "algo-1", "exit_code": 143, "failures": []})
+        verdict = decide(coordinator.collect(5.0, ask=False))
+        coordinator.finish(verdict)
+        assert client.wait_verdict(5.0) == verdict
+        assert verdict == {"ok": False, "exit_code": 1, "rank": 3, "host": "algo-2", "error": "ValueError: boom"}
+    finally:
+        client.close()
+        coordinator.close()
+
+
+def test_a_host_that_never_reports_fails_the_job_in_bounded_time() -> None:
+    coordinator = Coordinator(["algo-1", "algo-2"], _free_port(), on_abort=lambda: None)
+    try:
+        coordinator.report({"host": "algo-1", "exit_code": 0, "failures": []})
+        verdict = decide(coordinator.collect(0.2, ask=True))
+    finally:
+        coordinator.close()
+    assert verdict["ok"] is False and verdict["host"] == "algo-2"
+    message = failure_message(verdict, ["torchrun"])
+    assert 'ExtraInfo "host algo-2 failed first"' in message and "sent no report within 0.2 s" in message
+
+
+def test_rank_main_records_the_error_of_the_failing_rank(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("import sys\nraise KeyError(sys.argv[1])\n")
+    env = {
+        "SMTOOLKIT_RANK_DIR": str(tmp_path / "ranks"),
+        "RANK": "5",
+        "SM_CURRENT_HOST": "algo-9",
+        "TORCHELASTIC_ERROR_FILE": str(tmp_path / "elastic.json"),
+        "PATH": "/usr/bin:/bin",
+    }
+    argv = [sys.executable, "-m", "smtoolkit.launch.rank_main", "script", "train.py", "missing"]
+    result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "KeyError: 'missing'" in result.stderr
+    record = json.loads((tmp_path / "ranks" / "rank-5.json").read_text())
+    assert record["rank"] == 5 and record["host"] == "algo-9" and record["error"].endswith("KeyError: 'missing'")
+    assert "rank_main.py" not in record["error"]
+    elastic = json.loads((tmp_path / "elastic.json").read_text())
+    assert elastic["message"]["message"] == "KeyError: 'missing'"
