@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/smtoolkit local train examples/train-job.json --work-dir $(DEMO_DIR)/train --output-path $(DEMO_DIR)/artifacts
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples containers
+	$(BIN)/ruff format --check src tests bench examples containers
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
