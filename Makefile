@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/smtoolkit local train examples/train-job.json --work-dir $(DEMO_DIR)/train --output-path $(DEMO_DIR)/artifacts
+	$(BIN)/smtoolkit local transform examples/transform-job.json --work-dir $(DEMO_DIR)/transform \
+		--model-data $(DEMO_DIR)/artifacts/demo-linear-regression/output/model.tar.gz \
+		--output-path $(DEMO_DIR)/predictions --preview 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples containers

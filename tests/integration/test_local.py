@@ -215,6 +215,25 @@ def test_sharded_by_s3_key_across_two_hosts(tmp_path: Path, s3_server: S3Server,
     assert _described(work)["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/out/sharded/output/model.tar.gz"
 
 
+NO_MKDIR_SCRIPT = """
+from smtoolkit import env
+# No mkdir: the platform creates /opt/ml/model and /opt/ml/output/data before the code runs.
+(env.model_dir / f"{env.current_host}.txt").write_text("model")
+(env.output_data_dir / f"{env.current_host}.txt").write_text("data")
+"""
+
+
+def test_model_and_output_data_dirs_exist_on_every_host_before_the_code_runs(tmp_path: Path) -> None:
+    code = _code(tmp_path, NO_MKDIR_SCRIPT)
+    work = tmp_path / "work"
+    args = ["train", "--work-dir", str(work), "--instance-count", "2", "--entry-point", "train.py"]
+    result = _run([*args, "--source-dir", str(code)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    described = _described(work)
+    assert sorted(_members(Path(described["ModelArtifacts"]["S3ModelArtifacts"]))) == ["algo-1.txt", "algo-2.txt"]
+    assert sorted(_members(Path(described["LocalOutputArtifacts"]))) == ["algo-1.txt", "algo-2.txt"]
+
+
 FAILING_SCRIPT = """
 import sys
 from smtoolkit import env

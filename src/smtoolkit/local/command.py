@@ -1,8 +1,8 @@
 """`smtoolkit local ...`: whole jobs on this machine, no cloud, no Docker.
 
 Register with `cli.add_command(local)`. Top-level imports stay light (click and the standard library); each
-command imports what it runs. Subcommands: `train`, `process` (and `transform` once smtoolkit.transform exists:
-define it in its own module and `local.add_command(...)` it at the end of this file).
+command imports what it runs. Subcommands: `train`, `process`, and `transform` (defined in `local.transformcli`,
+added at the end of this file).
 """
 
 from __future__ import annotations
@@ -207,4 +207,10 @@ def process_command(
     sys.exit(report.exit_code)
 
 
-# `local transform` joins here once smtoolkit.transform lands: local.add_command(transform_command)
+def _register_transform() -> None:
+    from smtoolkit.local.transformcli import transform_command  # click and the standard library only
+
+    local.add_command(transform_command)
+
+
+_register_transform()

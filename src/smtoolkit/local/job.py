@@ -116,10 +116,10 @@ def read_reason(path: Path, limit_chars: int = FAILURE_REASON_CHARS) -> str | No
 
 @dataclass(frozen=True)
 class JobReport:
-    kind: str  # "TrainingJob" or "ProcessingJob"
+    kind: str  # "TrainingJob", "ProcessingJob" or "TransformJob"
     name: str
     status: str  # Completed, Failed, Stopped
-    secondary_status: str
+    secondary_status: str | None  # None: the Describe call has no SecondaryStatus (transform jobs)
     exit_code: int
     failure_reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -127,11 +127,9 @@ class JobReport:
 
     def describe(self) -> dict[str, Any]:
         """Describe<kind>-shaped: what the platform's Describe call would answer, plus Local* details."""
-        described: dict[str, Any] = {
-            f"{self.kind}Name": self.name,
-            f"{self.kind}Status": self.status,
-            "SecondaryStatus": self.secondary_status,
-        }
+        described: dict[str, Any] = {f"{self.kind}Name": self.name, f"{self.kind}Status": self.status}
+        if self.secondary_status is not None:
+            described["SecondaryStatus"] = self.secondary_status
         if self.failure_reason is not None:
             described["FailureReason"] = self.failure_reason
         return {**described, **self.details, "LocalExitCode": self.exit_code}

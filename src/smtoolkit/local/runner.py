@@ -59,7 +59,8 @@ class RunOutcome:
         return next((item for item in self.exits if item.exit_code != 0), None)
 
 
-def _relay(host: str, source: int, sink: LineSink) -> None:
+def relay_lines(host: str, source: int, sink: LineSink) -> None:
+    """Read `source` (a pipe's read end, closed at the end) and hand `sink` each line, `\n` included."""
     pending = b""
     with os.fdopen(source, "rb", buffering=0) as stream:
         while chunk := stream.read(64 * 1024):
@@ -70,7 +71,7 @@ def _relay(host: str, source: int, sink: LineSink) -> None:
         sink(host, pending + b"\n")
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     import psutil
 
     try:
@@ -79,7 +80,7 @@ def _descendants(pid: int) -> list[int]:
         return []
 
 
-def _kill(pids: Sequence[int]) -> None:
+def kill_all_of(pids: Sequence[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -124,7 +125,7 @@ class _Job:
         self.escalated = True
         for host, process in self.running().items():
             log.warning("host %s did not stop within the grace period; sending SIGKILL to its processes", host)
-            _kill([*_descendants(process.pid), process.pid])
+            kill_all_of([*descendants(process.pid), process.pid])
 
     def on_signal(self, signum: int) -> None:
         if signum not in STOPPING:
@@ -200,7 +201,7 @@ def _start(job: _Job, launch: HostLaunch, on_line: LineSink) -> threading.Thread
         os.close(write_fd)
     job.processes[launch.host] = process
     log.info("host %s started (pid %d)", launch.host, process.pid)
-    thread = threading.Thread(target=_relay, args=(launch.host, read_fd, on_line), name=f"relay-{launch.host}")
+    thread = threading.Thread(target=relay_lines, args=(launch.host, read_fd, on_line), name=f"relay-{launch.host}")
     thread.daemon = True
     thread.start()
     return thread

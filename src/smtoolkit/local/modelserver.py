@@ -1,0 +1,97 @@
+"""The transform job's container: `python -m smtoolkit serve` with the host's tree as its base dir, on a free
+loopback port, its output relayed as `<host> | <line>` (to our stdout and `<work dir>/<host>.log`).
+
+It runs in its own session, so a Ctrl-C at the terminal reaches only `smtoolkit local`, which stops it the way
+the platform stops a container: SIGTERM, then SIGKILL to all its processes after the grace period (at once when
+`hurry` is set, after a second Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from smtoolkit.errors import LaunchError
+from smtoolkit.local.runner import LineSink, descendants, kill_all_of, relay_lines
+
+log = logging.getLogger(__name__)
+
+TAIL_LINES = 20
+_RELAY_JOIN_TIMEOUT = 2.0
+_POLL_INTERVAL = 0.1
+
+
+class ModelServer:
+    """One serve process; `start()`, then `stop()` (always, also after a failure)."""
+
+    def __init__(self, host: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path, sink: LineSink) -> None:
+        self.host, self._argv, self._env, self._cwd, self._sink = host, argv, env, cwd, sink
+        self._process: subprocess.Popen[bytes] | None = None
+        self._relay: threading.Thread | None = None
+        self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.stopped_by_us = False
+
+    def _on_line(self, host: str, line: bytes) -> None:
+        self._tail.append(line.decode("utf-8", "replace").rstrip("\n"))
+        self._sink(host, line)
+
+    def start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                list(self._argv),
+                env=dict(self._env),
+                cwd=self._cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise LaunchError(f"cannot start the model server ({self._argv[0]!r}): {exc}") from exc
+        finally:
+            os.close(write_fd)
+        log.info("model server started on host %s (pid %d)", self.host, self._process.pid)
+        self._relay = threading.Thread(
+            target=relay_lines, args=(self.host, read_fd, self._on_line), name=f"relay-{self.host}", daemon=True
+        )
+        self._relay.start()
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while running; 128+N when killed by signal N."""
+        code = None if self._process is None else self._process.poll()
+        return None if code is None else (128 - code if code < 0 else code)
+
+    def tail(self) -> str:
+        """The server's last lines of output (for a failure reason)."""
+        return "\n".join(self._tail)
+
+    def stop(self, grace_period: float, hurry: Callable[[], bool] = lambda: False) -> int | None:
+        """SIGTERM, wait up to `grace_period` (or until `hurry()`), then SIGKILL every process of the server."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            self.stopped_by_us = True
+            log.info("stopping the model server (SIGTERM, SIGKILL in %.0f s)", grace_period)
+            process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace_period
+            while process.poll() is None and time.monotonic() < deadline and not hurry():
+                time.sleep(_POLL_INTERVAL)
+            if process.poll() is None:
+                log.warning("the model server did not stop in time; sending SIGKILL to its processes")
+                kill_all_of([*descendants(process.pid), process.pid])
+            process.wait()
+        if self._relay is not None:
+            self._relay.join(_RELAY_JOIN_TIMEOUT)
+        return self.exit_code
