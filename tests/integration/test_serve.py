@@ -1,29 +1,29 @@
-"""`python -m smtoolkit.serve` for real: gunicorn on a free loopback port, an inference script in tmp_path."""
+"""`python -m smtoolkit.serve` for real: gunicorn on a free loopback port, an inference script in tmp_path.
+
+Routes, statuses, payload limits, concurrency, a worker killed mid-request, SIGTERM with requests in flight.
+"""
 
 from __future__ import annotations
 
 import http.client
 import io
-import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO
 
 import numpy as np
 import pytest
 
+from tests.integration.serving import Reply, Server, ping, start, stop, wait_for, wait_ready
+
 pytestmark = pytest.mark.integration
 
 SCRIPT = """
+import os
 import time
 from pathlib import Path
 
@@ -46,8 +46,10 @@ def model_fn(model_dir):
 
 def predict_fn(data, model, context):
     if isinstance(data, dict):
-        if "sleep" in data:
-            (Path(context.system_properties["model_dir"]) / "busy").touch()
+        if "whoami" in data:
+            return {"pid": os.getpid()}
+        if "sleep" in data:  # busy-<worker pid> tells the test which worker holds the request
+            (Path(context.system_properties["model_dir"]) / f"busy-{os.getpid()}").touch()
             time.sleep(data["sleep"])
         if "status" in data:
             raise ServeError(data["message"], status=data["status"])
@@ -59,105 +61,10 @@ def predict_fn(data, model, context):
 """
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Server:
-    port: int
-    process: subprocess.Popen[bytes]
-    base: Path
-    log: TextIO
-
-    def request(self, method: str, path: str, body: bytes | None = None, **headers: str) -> Reply:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-        finally:
-            connection.close()
-
-    def invoke(self, body: bytes, content_type: str, **headers: str) -> Reply:
-        return self.request("POST", "/invocations", body, **{"Content-Type": content_type, **headers})
-
-    def output(self) -> str:
-        self.log.flush()
-        return (self.base / "server.log").read_text()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def server_env(base: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SM_"))}
-    env.update(
-        SAGEMAKER_BASE_DIR=str(base),
-        SAGEMAKER_BIND_TO_ADDRESS="127.0.0.1",
-        SAGEMAKER_BIND_TO_PORT=str(port),
-        SAGEMAKER_MODEL_SERVER_WORKERS="2",
-        SAGEMAKER_MAX_PAYLOAD_IN_MB="1",
-        SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT="10",
-        **extra,
-    )
-    return env
-
-
-def start(base: Path, script: str = SCRIPT, **extra: str) -> Server:
-    (base / "code").mkdir(parents=True, exist_ok=True)
-    (base / "model").mkdir(exist_ok=True)
-    (base / "code" / "inference.py").write_text(textwrap.dedent(script))
-    port = free_port()
-    log = (base / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "smtoolkit.serve"], env=server_env(base, port, **extra), stdout=log, stderr=log
-    )
-    return Server(port, process, base, log)
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(5)
-    server.log.close()
-
-
-def ping(server: Server) -> Reply | None:
-    assert server.process.poll() is None, server.output()
-    try:
-        return server.request("GET", "/ping")
-    except ConnectionError:
-        return None
-
-
 @pytest.fixture(scope="module")
 def loading_pings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Reply, Reply]]:
     """A server, the first /ping answer while model_fn waits, and the first after it returned."""
-    server = start(tmp_path_factory.mktemp("serve") / "opt" / "ml")
+    server = start(tmp_path_factory.mktemp("serve") / "opt" / "ml", SCRIPT)
     try:
         first = wait_for(lambda: ping(server), 20, "a /ping answer")
         (server.base / "model" / "release").touch()
@@ -223,6 +130,21 @@ def test_payload_over_the_limit_is_413_before_the_body_is_read(server: Server):
     _assert_json_error(reply, 413, "the limit is 1048576")
 
 
+def test_chunked_body_is_read_whole(server: Server):  # its limit: tests/unit/serve/test_app.py
+    def send(chunks: list[bytes]) -> Reply:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            headers = {"Content-Type": "text/csv", "Accept": "text/csv", "Transfer-Encoding": "chunked"}
+            connection.request("POST", "/invocations", body=iter(chunks), headers=headers, encode_chunked=True)
+            response = connection.getresponse()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
+
+    reply = send([b"1,2\n", b"3,4\n"])
+    assert (reply.status, reply.body) == (200, b"1.0,2.0\n3.0,4.0\n")
+
+
 def test_custom_attributes_round_trip(server: Server):
     reply = server.invoke(b"1", "text/csv", **{"X-Amzn-SageMaker-Custom-Attributes": "trace-id=42"})
     assert reply.status == 200
@@ -235,29 +157,86 @@ def test_execution_parameters(server: Server):
     assert reply.json() == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 1}
 
 
-def test_sigterm_finishes_the_request_in_flight_and_exits_0(tmp_path: Path):
+def test_concurrent_requests_each_get_their_own_answer(server: Server):
+    def call(number: int) -> tuple[int, Reply]:
+        return number, server.invoke(f"{number},{number + 0.5}\n".encode(), "text/csv", Accept="text/csv")
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, range(200)))
+    for number, reply in results:
+        assert (reply.status, reply.body) == (200, f"{float(number)},{number + 0.5}\n".encode())
+
+
+def _busy_workers(base: Path) -> set[int]:
+    return {int(path.name.split("-")[1]) for path in (base / "model").glob("busy-*")}
+
+
+def test_a_worker_killed_mid_request_is_replaced_and_the_server_keeps_answering(server: Server):
+    for stale in (server.base / "model").glob("busy-*"):
+        stale.unlink()
+    workers = wait_for(lambda: len(pids := server.worker_pids()) == 2 and pids, 10, "two workers")
+    errors: list[BaseException] = []
+
+    def doomed() -> None:
+        try:
+            server.invoke(b'{"sleep": 30}', "application/json")
+        except (ConnectionError, http.client.HTTPException) as exc:  # the worker dies with the connection
+            errors.append(exc)
+
+    thread = threading.Thread(target=doomed)
+    thread.start()
+    [victim] = wait_for(lambda: _busy_workers(server.base), 10, "the slow request to reach predict_fn")
+    assert victim in workers
+    os.kill(victim, signal.SIGKILL)
+    thread.join(10)
+    assert errors and not thread.is_alive()
+    for _ in range(20):  # answered throughout: by the survivor, then by the replacement too
+        assert server.invoke(b'{"whoami": 1}', "application/json").status == 200
+        assert server.request("GET", "/ping").status == 200
+    replaced = wait_for(lambda: len(pids := server.worker_pids()) == 2 and victim not in pids and pids, 10, "a new one")
+    assert len(replaced & workers) == 1
+    answering = {server.invoke(b'{"whoami": 1}', "application/json").json()["pid"] for _ in range(40)}
+    assert victim not in answering
+
+
+def test_no_access_log_by_default(server: Server):
+    for _ in range(3):
+        assert server.request("GET", "/ping").status == 200
+        assert server.invoke(b"1", "text/csv").status == 200
+    output = server.output()
+    assert "Booting worker" in output  # gunicorn's own log is there
+    assert '"GET /ping HTTP' not in output and '"POST /invocations HTTP' not in output
+
+
+def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path):
     base = tmp_path / "opt" / "ml"
     (base / "model").mkdir(parents=True)
     (base / "model" / "release").touch()
-    server = start(base, SAGEMAKER_PRELOAD_MODEL="false")
+    server = start(base, SCRIPT, SAGEMAKER_PRELOAD_MODEL="false")
     try:
-        wait_for(lambda: (r := ping(server)) is not None and r.status == 200, 20, "/ping 200")
+        wait_ready(server, 20)
         replies: list[Reply] = []
-        slow = threading.Thread(target=lambda: replies.append(server.invoke(b'{"sleep": 1}', "application/json")))
-        slow.start()
-        wait_for((base / "model" / "busy").exists, 10, "the request to reach predict_fn")
+
+        def slow() -> None:
+            replies.append(server.invoke(b'{"sleep": 1}', "application/json"))
+
+        threads = [threading.Thread(target=slow) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(_busy_workers(base)) == 2, 10, "both workers to hold a request")
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(10) == 0
-        slow.join(10)
-        assert time.monotonic() - started < 5
-        assert replies[0].status == 200 and replies[0].json() == {"sleep": 1}
+        for thread in threads:
+            thread.join(10)
+        assert time.monotonic() - started < 9  # well under the 25 s graceful timeout, even on a loaded machine
+        assert [(r.status, r.json()) for r in replies] == [(200, {"sleep": 1})] * 2
     finally:
         stop(server)
 
 
 def test_sigterm_while_the_model_loads_exits_0(tmp_path: Path):
-    server = start(tmp_path / "opt" / "ml")  # no release file: model_fn waits
+    server = start(tmp_path / "opt" / "ml", SCRIPT)  # no release file: model_fn waits
     try:
         first = wait_for(lambda: ping(server), 20, "a /ping answer")
         assert first.status == 503

@@ -59,6 +59,10 @@ class ServingSettings(BaseSettings):
     model_server_graceful_timeout: int = Field(
         25, ge=0, description="Seconds to finish requests after SIGTERM (smtoolkit's own). Default 25."
     )
+    model_server_access_log: bool = Field(
+        False,
+        description="One access-log line per request on stdout, never for /ping (smtoolkit's own). Default false.",
+    )
     preload_model: bool = Field(
         True, description="Load the model once before forking workers; false: in each worker. Default true."
     )

@@ -1,6 +1,6 @@
 """The inference server of SageMaker's serving contract: /ping, /invocations, /execution-parameters.
 
-`run_server(settings, code_dir, model_dir)` serves an inference script with gunicorn; `create_app` builds
+`run_server(settings, script, model_dir)` serves an inference script with gunicorn; `create_app` builds
 the Flask app alone; `Context` is what handler functions taking a `context` argument receive.
 Imported lazily, so that `import smtoolkit.serve` stays cheap.
 """

@@ -1,7 +1,7 @@
 """create_app: the Flask app of SageMaker's serving contract (/ping, /invocations, /execution-parameters).
 
-This is the one place where errors become HTTP: a ServeError gives its status and a JSON body with its
-message, anything else a JSON 500; tracebacks go to the log, never to the client.
+Errors become JSON bodies through serve.wire (no tracebacks to clients). POST /invocations is answered by the
+fast path of serve.fastpath in front of Flask; the Flask route stays for anything that reaches it.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ import logging
 from typing import Any
 
 import flask
-from werkzeug.exceptions import HTTPException
 
 from smtoolkit.config.serving import MAX_TRANSFORM_BUDGET_MB, ServingSettings, normalise_batch_strategy
-from smtoolkit.errors import PayloadTooLarge, ServeError
+from smtoolkit.errors import ServeError
+from smtoolkit.serve.fastpath import InvocationsFastPath
 from smtoolkit.serve.pipeline import InferenceHandler, Invocation
+from smtoolkit.serve.wire import error_answer, json_body, read_body
 
 logger = logging.getLogger(__name__)
-
-_READ_CHUNK = 1 << 16
 
 
 def json_response(payload: Any, status: int = 200) -> flask.Response:
@@ -27,24 +26,7 @@ def json_response(payload: Any, status: int = 200) -> flask.Response:
 
 
 def error_response(status: int, kind: str, message: str) -> flask.Response:
-    return json_response({"code": status, "type": kind, "message": message}, status)
-
-
-def read_body(limit: int | None) -> bytes:
-    """The request body: 413 from Content-Length before reading, and never more than limit + 1 bytes read."""
-    request = flask.request
-    length = request.content_length
-    if limit is not None and length is not None and length > limit:
-        raise PayloadTooLarge(f"the body has {length} bytes; the limit is {limit} (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
-    if length is not None:
-        return request.stream.read(length)
-    chunks, size = [], 0
-    while chunk := request.stream.read(_READ_CHUNK if limit is None else min(_READ_CHUNK, limit + 1 - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
-    return b"".join(chunks)
+    return flask.Response(json_body(status, kind, message), status=status, mimetype="application/json")
 
 
 def checked_execution_parameters(params: dict[str, Any]) -> dict[str, Any]:
@@ -66,22 +48,11 @@ def checked_execution_parameters(params: dict[str, Any]) -> dict[str, Any]:
     return {"MaxConcurrentTransforms": concurrency, "BatchStrategy": strategy, "MaxPayloadInMB": payload}
 
 
-def _serve_error(error: ServeError) -> flask.Response:
-    if error.status >= 500:
-        logger.error("%s %s: %s", flask.request.method, flask.request.path, error, exc_info=error)
-    else:
-        logger.info("%s %s: %d %s", flask.request.method, flask.request.path, error.status, error)
-    return error_response(error.status, error.kind, str(error))
-
-
-def _http_error(error: HTTPException) -> flask.Response:
-    status = error.code or 500
-    return error_response(status, error.name.replace(" ", ""), error.description or error.name)
-
-
-def _unexpected(error: Exception) -> flask.Response:
-    logger.error("Unexpected error on %s %s", flask.request.method, flask.request.path, exc_info=error)
-    return error_response(500, "InternalServerError", "internal server error; see the server log")
+def _error(error: Exception) -> flask.Response:
+    """Every error raised in a route (HTTPExceptions too) as a JSON body."""
+    request = flask.request
+    status, body = error_answer(error, request.method, request.path)
+    return flask.Response(body, status=status, mimetype="application/json")
 
 
 def create_app(handler: InferenceHandler, settings: ServingSettings) -> flask.Flask:
@@ -96,14 +67,15 @@ def create_app(handler: InferenceHandler, settings: ServingSettings) -> flask.Fl
 
     def invocations() -> flask.Response:
         request = flask.request
+        environ = request.environ
         invocation = Invocation(
-            body=read_body(limit),
-            content_type=request.headers.get("Content-Type"),
-            accept=request.headers.get("Accept"),
-            headers=list(request.headers.items()),
+            body=read_body(environ, limit),
+            content_type=environ.get("CONTENT_TYPE"),
+            accept=environ.get("HTTP_ACCEPT"),
+            headers=request.headers,
         )
         reply = handler.invoke(invocation)
-        return flask.Response(reply.body, status=200, content_type=reply.content_type, headers=reply.headers)
+        return flask.Response(reply.body, content_type=reply.content_type, headers=reply.headers or None)
 
     def execution_parameters() -> flask.Response:
         params = handler.execution_parameters(settings.execution_parameters())
@@ -112,7 +84,6 @@ def create_app(handler: InferenceHandler, settings: ServingSettings) -> flask.Fl
     app.add_url_rule("/ping", "ping", ping, methods=["GET"])
     app.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
     app.add_url_rule("/execution-parameters", "execution_parameters", execution_parameters, methods=["GET"])
-    app.register_error_handler(ServeError, _serve_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
+    app.register_error_handler(Exception, _error)
+    app.wsgi_app = InvocationsFastPath(app.wsgi_app, handler, limit)  # type: ignore[method-assign]
     return app

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from array import array
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,21 +18,41 @@ from smtoolkit.formats.recordproto import BytesValue, Record, Tensor, decode_rec
 if TYPE_CHECKING:
     import numpy as np
 
-# What np.load raises for a body that is not what it claims.
-_LOAD_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+# The most an .npz body may expand to, as a multiple of its own size (a bound on zip bombs), and at least:
+NPZ_EXPANSION = 32
+NPZ_MIN_LIMIT = 64 * 1024 * 1024
+
+
+def _checked_npy(body: bytes, label: str) -> Any:
+    """One .npy array from untrusted bytes: the header is read first and the data it promises must be in the
+    body (nothing is allocated beyond what was sent); object arrays (pickle) are refused."""
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    stream = io.BytesIO(body)
+    try:
+        version = npy_format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"{label}: .npy format version {version[0]}.{version[1]} is not read (1.0 and 2.0 are)")
+        read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+        if dtype.hasobject:
+            raise ValueError(f"{label}: object arrays need pickle, which is refused (allow_pickle=False)")
+        expected, available = int(np.prod(shape, dtype=object)) * dtype.itemsize, len(body) - stream.tell()
+        if expected > available:
+            raise ValueError(f"{label}: the header promises {expected} bytes of data; the body has {available}")
+        stream.seek(0)
+        return np.load(stream, allow_pickle=False)
+    except ValueError:
+        raise
+    except Exception as exc:  # numpy's parser raises many kinds (tokenize, syntax, EOF...) for bad bytes
+        raise ValueError(f"{label}: {exc or type(exc).__name__}") from None
 
 
 def decode_npy(body: bytes, params: Mapping[str, str]) -> Any:
-    import numpy as np
-
-    try:
-        loaded = np.load(io.BytesIO(body), allow_pickle=False)
-    except _LOAD_ERRORS as exc:
-        raise ValueError(str(exc) or type(exc).__name__) from None
-    if not isinstance(loaded, np.ndarray):
-        loaded.close()
+    if body[:2] == b"PK":
         raise ValueError("expected one .npy array, got an .npz archive")
-    return loaded
+    return _checked_npy(body, "the .npy body")
 
 
 def encode_npy(data: Any) -> bytes:
@@ -43,17 +64,24 @@ def encode_npy(data: Any) -> bytes:
 
 
 def decode_npz(body: bytes, params: Mapping[str, str]) -> dict[str, Any]:
-    """The archive's arrays by name."""
-    import numpy as np
-
+    """The archive's arrays by name (members `<name>.npy`), expanding to at most NPZ_EXPANSION x the body."""
+    if body[:6] == b"\x93NUMPY":
+        raise ValueError("expected an .npz archive, got one .npy array")
     try:
-        loaded = np.load(io.BytesIO(body), allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            raise ValueError("expected an .npz archive, got one .npy array")
-        with loaded:
-            return {name: loaded[name] for name in loaded.files}
-    except _LOAD_ERRORS as exc:
-        raise ValueError(str(exc) or type(exc).__name__) from None
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            members = archive.infolist()
+            limit = max(NPZ_MIN_LIMIT, NPZ_EXPANSION * len(body))
+            if sum(member.file_size for member in members) > limit:
+                raise ValueError(f"the archive expands to over {limit} bytes")
+            return {
+                member.filename.removesuffix(".npy"): _checked_npy(archive.read(member), member.filename)
+                for member in members
+                if not member.is_dir()
+            }
+    except ValueError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
+        raise ValueError(f"not a readable .npz archive: {exc}") from None
 
 
 def encode_npz(data: Any) -> bytes:

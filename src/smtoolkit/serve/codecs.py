@@ -54,19 +54,32 @@ class CodecRegistry:
 
     def __init__(self, codecs: Iterable[Codec] = ()) -> None:
         self._codecs: dict[str, Codec] = {}
+        self._decodable: tuple[str, ...] = ()
+        self._encodable: tuple[str, ...] = ()
+        self._offers: dict[str, tuple[str, ...]] = {}
         for codec in codecs:
             self.register(codec)
 
     def register(self, codec: Codec) -> None:
         self._codecs[codec.media_type.lower()] = codec
+        self._decodable = tuple(name for name, codec in self._codecs.items() if codec.decode is not None)
+        self._encodable = tuple(name for name, codec in self._codecs.items() if codec.encode is not None)
+        self._offers.clear()
 
     @property
     def decodable(self) -> tuple[str, ...]:
-        return tuple(name for name, codec in self._codecs.items() if codec.decode is not None)
+        return self._decodable
 
     @property
     def encodable(self) -> tuple[str, ...]:
-        return tuple(name for name, codec in self._codecs.items() if codec.encode is not None)
+        return self._encodable
+
+    def _offered(self, default: str) -> tuple[str, ...]:
+        """What negotiation may pick, `default` first (ties go to it)."""
+        offered = self._offers.get(default)
+        if offered is None:
+            offered = self._offers[default] = (default, *(name for name in self._encodable if name != default))
+        return offered
 
     def decode(self, body: bytes, content_type: MediaType | None) -> Any:
         """The body decoded by its Content-Type: 415 for a type without a decoder, 400 for a bad body."""
@@ -93,7 +106,7 @@ class CodecRegistry:
         """The encodable type the Accept header prefers; `default` for no Accept or */*; 406 for none."""
         if not accept or not accept.strip():
             return default
-        offered = (default, *(name for name in self.encodable if name != default))
+        offered = self._offered(default)
         match = _best_match(accept, offered)
         if match is None:
             raise NotAcceptable(f"cannot produce any of Accept {accept!r}; available: {', '.join(offered)}")

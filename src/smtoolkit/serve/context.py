@@ -47,19 +47,28 @@ class Context:
         request_headers: Iterable[tuple[str, str]] = (),
         system_properties: Mapping[str, Any] | None = None,
     ) -> None:
-        self._request = {name.lower(): value for name, value in request_headers}
+        self._source = request_headers
+        self._request: dict[str, str] | None = None  # built from _source on first use: most requests never ask
         self.response_headers: dict[str, str] = {}
         self.response_content_type: str | None = None
-        self.system_properties: Mapping[str, Any] = MappingProxyType(dict(system_properties or {}))
+        if not isinstance(system_properties, MappingProxyType):
+            system_properties = MappingProxyType(dict(system_properties or {}))
+        self.system_properties: Mapping[str, Any] = system_properties
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        if self._request is None:
+            self._request = {name.lower(): value for name, value in self._source}
+        return self._request
 
     # The request.
     def header(self, name: str, default: str | None = None) -> str | None:
-        return self._request.get(name.lower(), default)
+        return self._headers.get(name.lower(), default)
 
     @property
     def request_headers(self) -> Mapping[str, str]:
         """Every request header, names in lower case."""
-        return MappingProxyType(self._request)
+        return MappingProxyType(self._headers)
 
     @property
     def custom_attributes(self) -> str | None:
@@ -90,7 +99,7 @@ class Context:
 
     def get_all_request_header(self, index: int) -> dict[str, str]:
         _check_index(index)
-        return dict(self._request)
+        return dict(self._headers)
 
     def set_response_header(self, index: int, name: str, value: str) -> None:
         _check_index(index)

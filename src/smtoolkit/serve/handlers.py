@@ -118,17 +118,22 @@ def handlers_from(namespace: Any, source: str) -> UserHandlers:
     return UserHandlers(source=source, model_fn=model_fn, **found)
 
 
-def find_script(program: str, search_dirs: Sequence[Path]) -> Path:
-    """The first `program` (a .py file, or a module name) found in `search_dirs`."""
+def locate_script(program: str, search_dirs: Sequence[Path]) -> tuple[Path, Path]:
+    """(the search dir holding it, the script): the first `program` (a .py file or a module name) found."""
     relative = Path(program if program.endswith(".py") else f"{program.replace('.', '/')}.py")
     if relative.is_absolute() or ".." in relative.parts:
         raise EntryPointError(f"SAGEMAKER_PROGRAM={program!r} must be a path inside the code directory")
     for directory in dict.fromkeys(search_dirs):
         candidate = directory / relative
         if candidate.is_file():
-            return candidate
+            return directory, candidate
     searched = ", ".join(str(d) for d in dict.fromkeys(search_dirs))
     raise EntryPointError(f"inference script {relative} not found in {searched} (set SAGEMAKER_PROGRAM)")
+
+
+def find_script(program: str, search_dirs: Sequence[Path]) -> Path:
+    """The first `program` (a .py file, or a module name) found in `search_dirs`."""
+    return locate_script(program, search_dirs)[1]
 
 
 def import_script(script: Path) -> ModuleType:
@@ -150,6 +155,10 @@ def import_script(script: Path) -> ModuleType:
 
 
 def load_user_handlers(program: str, search_dirs: Sequence[Path]) -> UserHandlers:
-    script = find_script(program, search_dirs)
+    return load_script_handlers(find_script(program, search_dirs))
+
+
+def load_script_handlers(script: Path) -> UserHandlers:
+    """Import `script` and check its handler functions."""
     logger.info("Loading the inference script %s", script)
     return handlers_from(import_script(script), str(script))

@@ -7,9 +7,10 @@ predict_fn calls model.predict(data) (or model(data)), output_fn encodes by Acce
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from smtoolkit.errors import BadRequest, EntryPointError, ModelNotReady, ServeError, UserScriptError
@@ -27,7 +28,7 @@ class Invocation:
     body: bytes
     content_type: str | None = None
     accept: str | None = None
-    headers: Sequence[tuple[str, str]] = ()
+    headers: Iterable[tuple[str, str]] = ()  # read only if a handler asks its context
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class InferenceHandler:
         self._ready = threading.Event()
         self._model: Any = None
         self._predict: Callable[[Any], Any] | None = None
+        self._system_properties = MappingProxyType({"model_dir": str(model_dir)})
         if not (user.output_fn or user.transform_fn) and default_accept not in codecs.encodable:
             raise EntryPointError(
                 f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={default_accept} has no encoder and the script has no "
@@ -75,8 +77,8 @@ class InferenceHandler:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def _context(self, headers: Sequence[tuple[str, str]] = ()) -> Context:
-        return Context(headers, {"model_dir": str(self.model_dir)})
+    def _context(self, headers: Iterable[tuple[str, str]] = ()) -> Context:
+        return Context(headers, self._system_properties)
 
     def load_model(self) -> None:
         """pre_model_fn, model_fn, model_warmup_fn; UserScriptError when one raises."""

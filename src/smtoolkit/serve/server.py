@@ -8,29 +8,40 @@ requests (SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT) and the exit status is 0.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-untyped]
 
+from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.serving import ServingSettings, load_serving_settings
 from smtoolkit.errors import ConfigError, SmtoolkitError
 from smtoolkit.logs import configure_logging, masked
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import create_app
+from smtoolkit.serve.code import prepare_code
 from smtoolkit.serve.codecs import default_codecs
-from smtoolkit.serve.handlers import load_user_handlers
+from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.startup import load_in_background, load_while_answering
 
 logger = logging.getLogger(__name__)
 
 SHM_DIR = Path("/dev/shm")  # the workers' heartbeat files: memory-backed, so a slow disk cannot stall them
+
+
+class PingQuietLogger(GunicornLogger):  # type: ignore[misc]  # gunicorn ships no type hints
+    """gunicorn's logger, writing no access-log line for /ping (the platform pings every few seconds)."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if environ.get("PATH_INFO") != "/ping":
+            super().access(resp, req, environ, request_time)
 
 
 def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
@@ -48,7 +59,8 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
         "keepalive": 5,
         "preload_app": False,  # the model is preloaded by the when_ready hook instead
         "loglevel": logging.getLevelName(settings.container_log_level).lower(),
-        "accesslog": None,
+        "accesslog": "-" if settings.model_server_access_log else None,
+        "logger_class": PingQuietLogger,
         "errorlog": "-",
         "proc_name": "smtoolkit-serve",
         "control_socket_disable": True,
@@ -87,14 +99,18 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         return create_app(self.handler, self.settings)
 
 
-def run_server(settings: ServingSettings, code_dir: Path, model_dir: Path) -> int:
-    """Import and check the inference script (from code_dir, else model_dir/code), then serve until
-    stopped. Returns the exit status; raises SmtoolkitError for a problem found before serving."""
+def refuse_multi_model(settings: ServingSettings) -> None:
     if settings.multi_model:
         raise ConfigError.single(
             "environment", "multi-model endpoints are not supported by smtoolkit serve", "SAGEMAKER_MULTI_MODEL"
         )
-    user = load_user_handlers(settings.program_name, [code_dir, model_dir / "code"])
+
+
+def run_server(settings: ServingSettings, script: Path, model_dir: Path) -> int:
+    """Import and check the inference script, then serve until stopped. Returns the exit status; raises
+    SmtoolkitError for a problem found before serving."""
+    refuse_multi_model(settings)
+    user = load_script_handlers(script)
     handler = InferenceHandler(user, model_dir, default_codecs(), settings.default_invocations_accept)
     logger.info("Serving settings: %s", masked(settings.model_dump(mode="json")))
     try:
@@ -107,26 +123,11 @@ def run_server(settings: ServingSettings, code_dir: Path, model_dir: Path) -> in
     return 0
 
 
-def local_code_dir(settings: ServingSettings, paths: JobPaths) -> Path:
-    """SAGEMAKER_SUBMIT_DIRECTORY when it is a local directory (or file:// URI), else <base>/code."""
-    uri = settings.submit_directory
-    if not uri:
-        return paths.code_dir
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        raise ConfigError.single(
-            "environment", f"{uri!r} is remote; only a local directory is read here", "SAGEMAKER_SUBMIT_DIRECTORY"
-        )
-    path = Path(parsed.path if parsed.scheme else uri)
-    if not path.is_dir():
-        raise ConfigError.single("environment", f"{uri!r} is not a directory", "SAGEMAKER_SUBMIT_DIRECTORY")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     """`serve`: settings from the environment, logging, then run_server. Returns the exit status.
 
-    Takes no options; a leading `serve` (as the platform appends it) is ignored.
+    Takes no options; a leading `serve` (as the platform appends it) is ignored. The code is fetched and its
+    requirements installed (serve.code) before the model loads; a failure there ends `serve` with status 1.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["serve"]:
@@ -138,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_serving_settings()
         configure_logging(settings.container_log_level)
+        launcher = LauncherSettings.from_environ(os.environ)
+        refuse_multi_model(settings)
         paths = JobPaths.from_env()
-        return run_server(settings, local_code_dir(settings, paths), paths.model_dir)
+        code = prepare_code(settings, paths, launcher, os.environ)
+        return run_server(settings, code.script, paths.model_dir)
     except ConfigError as error:
         logger.error("serve: %s", error)
         return 2
     except SmtoolkitError as error:
-        logger.error("serve: %s", error, exc_info=error.__cause__ is not None and error)
+        logger.error("serve: %s: %s", error.kind, error, exc_info=error.__cause__ is not None and error)
         return error.exit_code

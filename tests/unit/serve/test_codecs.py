@@ -121,6 +121,26 @@ def test_npz_round_trip_and_errors():
         decode(b"PK\x03\x04broken", "application/x-npz")
 
 
+def test_npy_data_must_be_in_the_body_and_odd_headers_are_400s():
+    body = CODECS.encode(np.zeros((4, 4)), "application/x-npy")
+    with pytest.raises(BadRequest, match="promises 128 bytes of data; the body has 127"):
+        decode(body[:-1], "application/x-npy")
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }".ljust(117) + b"\n"
+    with pytest.raises(BadRequest, match="promises 8000000000000 bytes"):
+        decode(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header, "application/x-npy")
+    with pytest.raises(BadRequest, match="version 3.0 is not read"):
+        decode(b"\x93NUMPY\x03\x00" + body[8:], "application/x-npy")
+    with pytest.raises(BadRequest, match="the .npy body"):
+        decode(b"\x93NUMPY\x01\x00\x0c\x00{'descr': (\n", "application/x-npy")  # numpy: TokenError
+
+
+def test_npz_expanding_far_beyond_its_size_is_refused():
+    out = io.BytesIO()
+    np.savez_compressed(out, big=np.zeros(9 * 1024 * 1024))  # 72 MiB of zeros, a few KiB compressed
+    with pytest.raises(BadRequest, match="expands to over 67108864 bytes"):
+        decode(out.getvalue(), "application/x-npz")
+
+
 def _dense(values: list[float]) -> bytes:
     return encode_record(Record(features={"values": Tensor("float32", array("f", values))}))
 

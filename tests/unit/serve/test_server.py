@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.config.serving import ServingSettings
-from smtoolkit.errors import ConfigError, LaunchError
-from smtoolkit.paths import JobPaths
+from smtoolkit.errors import LaunchError
 from smtoolkit.serve import server, startup
-from smtoolkit.serve.server import gunicorn_options, local_code_dir, main
+from smtoolkit.serve.server import gunicorn_options, main
 
 
 def test_gunicorn_options_follow_the_settings():
@@ -35,17 +34,6 @@ def test_gunicorn_options_follow_the_settings():
     assert (options["timeout"], options["graceful_timeout"], options["loglevel"]) == (90, 25, "warning")
     assert options["preload_app"] is False and options["accesslog"] is None
     assert gunicorn_options(ServingSettings(bind_to_address="::1"))["bind"] == ["[::1]:8080"]
-
-
-def test_code_dir_is_the_submit_directory_when_local(tmp_path: Path):
-    paths = JobPaths(tmp_path)
-    assert local_code_dir(ServingSettings(), paths) == tmp_path / "code"
-    assert local_code_dir(ServingSettings(submit_directory=str(tmp_path)), paths) == tmp_path
-    assert local_code_dir(ServingSettings(submit_directory=f"file://{tmp_path}"), paths) == tmp_path
-    with pytest.raises(ConfigError, match="SAGEMAKER_SUBMIT_DIRECTORY: 's3://b/k.tar.gz' is remote"):
-        local_code_dir(ServingSettings(submit_directory="s3://b/k.tar.gz"), paths)
-    with pytest.raises(ConfigError, match="is not a directory"):
-        local_code_dir(ServingSettings(submit_directory=str(tmp_path / "none")), paths)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,157 @@
+"""The servers of bench_serve: `smtoolkit serve`, a bare flask+gunicorn echo app, and sagemaker-containers'
+serving stack in its own Python 3.8 venv (bench/.venvs/sagemaker-containers, made on first use)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+VENVS = BENCH_DIR / ".venvs"
+IDENTITY_SCRIPT = """
+class Identity:
+    def predict(self, data):
+        return data
+
+
+def model_fn(model_dir):
+    return Identity()
+
+
+def predict_fn(data, model):
+    return model.predict(data)
+"""
+# The sagemaker-containers app, as its framework containers build it: a Worker over a Transformer, made lazily.
+SC_APP = """
+import importlib
+
+from sagemaker_containers.beta.framework import transformer, worker
+
+_app = None
+
+
+def main(environ, start_response):
+    global _app
+    if _app is None:
+        user = importlib.import_module("inference")
+        serving = transformer.Transformer(model_fn=user.model_fn, predict_fn=user.predict_fn)
+        serving.initialize()
+        _app = worker.Worker(transform_fn=serving.transform, module_name="inference")
+    return _app(environ, start_response)
+"""
+SC_REQUIREMENTS = (
+    "sagemaker-containers==2.8.6.post2",
+    "protobuf==3.20.3",
+    "jinja2<3.1",
+    "itsdangerous<2.1",
+    "werkzeug<2.1",
+    "markupsafe<2.1",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def base_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SAGEMAKER_", "SM_"))}
+
+
+# The servers.
+def floor_main(port: int, workers: int, worker_class: str, threads: int = 1) -> None:
+    """The floor: a flask app that echoes the body, under gunicorn configured like ours."""
+    import flask
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    app = flask.Flask("floor")
+    app.add_url_rule("/ping", "ping", lambda: "", methods=["GET"])
+    app.add_url_rule(
+        "/invocations",
+        "invocations",
+        lambda: flask.Response(flask.request.get_data(), content_type="text/csv"),
+        methods=["POST"],
+    )
+
+    class Floor(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {"bind": [f"127.0.0.1:{port}"], "workers": workers, "worker_class": worker_class}
+            options |= {"threads": threads}
+            options |= {"keepalive": 5, "accesslog": None, "loglevel": "warning", "control_socket_disable": True}
+            for key, value in options.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> flask.Flask:
+            return app
+
+    Floor().run()
+
+
+def start_ours(
+    base: Path, port: int, workers: int, worker_class: str, threads: int, prefix: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    (base / "code").mkdir(parents=True)
+    (base / "model").mkdir()
+    (base / "code" / "inference.py").write_text(IDENTITY_SCRIPT)
+    env = base_environ() | {
+        "SAGEMAKER_BASE_DIR": str(base),
+        "SAGEMAKER_BIND_TO_ADDRESS": "127.0.0.1",
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+        "SAGEMAKER_MODEL_SERVER_WORKER_CLASS": worker_class,
+        "SAGEMAKER_MODEL_SERVER_THREADS": str(threads),
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([*prefix, sys.executable, "-m", "smtoolkit.serve"], env=env)
+
+
+def start_floor(
+    port: int, workers: int, worker_class: str, threads: int, prefix: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    code = f"from bench.serve_targets import floor_main; floor_main({port}, {workers}, {worker_class!r}, {threads})"
+    return subprocess.Popen([*prefix, sys.executable, "-c", code], cwd=BENCH_DIR.parent, env=base_environ())
+
+
+def python38() -> Path | None:
+    """pyenv's Python 3.8 (sagemaker-containers runs on nothing newer)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(root.glob("3.8.*/bin/python3.8")) if root.is_dir() else []
+    found = shutil.which("python3.8")
+    return candidates[-1] if candidates else (Path(found) if found else None)
+
+
+def sagemaker_containers_venv() -> Path:
+    """bench/.venvs/sagemaker-containers (Python 3.8), made once; its bin directory."""
+    venv = VENVS / "sagemaker-containers"
+    marker, wanted = venv / ".installed", "\n".join(SC_REQUIREMENTS)
+    if not marker.exists() or marker.read_text() != wanted:
+        python = python38()
+        if python is None:
+            raise RuntimeError("no Python 3.8 found (pyenv install 3.8.18)")
+        subprocess.run([str(python), "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *SC_REQUIREMENTS], check=True)
+        marker.write_text(wanted)
+    return venv / "bin"
+
+
+def start_sagemaker_containers(
+    base: Path, port: int, workers: int, prefix: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    bin_dir = sagemaker_containers_venv()
+    code = base / "code"
+    code.mkdir(parents=True)
+    (base / "model").mkdir()
+    (code / "inference.py").write_text(IDENTITY_SCRIPT)
+    (code / "sc_app.py").write_text(SC_APP)
+    env = base_environ() | {"SAGEMAKER_BASE_DIR": str(base), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    argv = [str(bin_dir / "gunicorn"), "--timeout", "60", "-k", "gevent", "--pythonpath", str(code)]
+    argv += ["-b", f"127.0.0.1:{port}", "--worker-connections", str(1000 * workers), "-w", str(workers)]
+    argv += ["--log-level", "warning", "sc_app:main"]
+    return subprocess.Popen([*prefix, *argv], env=env, cwd=code)
