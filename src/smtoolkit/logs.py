@@ -28,6 +28,8 @@ __all__ = [
 _SECRET_NAME = rf"[\w.-]*(?:{SECRET_KEY_PATTERN.pattern})[\w.-]*"
 _ASSIGNMENT = re.compile(rf"(?P<key>\b{_SECRET_NAME})(?P<sep>=)(?P<value>\S+)", re.I)
 _JSON_PAIR = re.compile(rf'(?P<key>"{_SECRET_NAME}")(?P<sep>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"|[^,}}\s]+)', re.I)
+# Values no secret can have: switches such as ssh's `-o StrictHostKeyChecking=no` stay readable.
+_PLAIN_VALUES = frozenset({"yes", "no", "true", "false", "on", "off", "ask", "accept-new", "none", "null"})
 
 
 def is_secret_key(key: str) -> bool:
@@ -53,8 +55,12 @@ def mask_argv(argv: Sequence[str]) -> list[str]:
 
 
 def mask_text(text: str) -> str:
-    text = _ASSIGNMENT.sub(lambda m: f"{m['key']}{m['sep']}{MASK}", text)
-    return _JSON_PAIR.sub(lambda m: f'{m["key"]}{m["sep"]}"{MASK}"', text)
+    text = _ASSIGNMENT.sub(lambda m: m[0] if _is_plain(m["value"]) else f"{m['key']}{m['sep']}{MASK}", text)
+    return _JSON_PAIR.sub(lambda m: m[0] if _is_plain(m["value"]) else f'{m["key"]}{m["sep"]}"{MASK}"', text)
+
+
+def _is_plain(value: str) -> bool:
+    return value.strip('"').lower() in _PLAIN_VALUES
 
 
 class SecretMaskingFilter(logging.Filter):

@@ -55,3 +55,12 @@ def test_the_handler_masks_records(clean_root: logging.Logger, capsys: pytest.Ca
     logging.getLogger("smtoolkit.test").info("environment: %s", 'HF_TOKEN=hf_123 SM_HPS={"lr": 1}')
     err = capsys.readouterr().err
     assert "hf_123" not in err and "HF_TOKEN=******" in err
+
+
+def test_switch_values_of_secret_looking_names_stay_readable() -> None:
+    rsh = "-p 22 -i /root/.ssh/id -o StrictHostKeyChecking=no -o PubkeyAuthentication=yes"
+    assert mask_text(rsh) == rsh
+    assert mask_text('{"use_private_link": true, "api_key": "no-not-this"}') == (
+        '{"use_private_link": true, "api_key": "******"}'
+    )
+    assert mask_text("HostKeyAlgorithms=ssh-ed25519 DB_PASSWORD=yes2") == "HostKeyAlgorithms=****** DB_PASSWORD=******"

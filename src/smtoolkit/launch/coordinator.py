@@ -1,6 +1,7 @@
 """The launchers of a multi-host job talking to each other: one line of JSON per message over TCP.
 
-The master's launcher listens (`Coordinator`); every other host's launcher connects (`CoordinatorClient`).
+The master's launcher listens (`Coordinator`); every other host's launcher connects (`CoordinatorClient`,
+in coordinator_client.py).
 - host -> master `report`: this host's engine ended (exit code, its ranks' error records);
 - master -> hosts `abort`: a host failed or the master was stopped: stop your engine now;
 - master -> hosts `collect`: the master's engine ended (MPI): report your ranks' errors;
@@ -19,15 +20,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from smtoolkit.errors import LaunchError
-from smtoolkit.launch.hosts import wait_for_port
-
 logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 
 
-def _send(sock: socket.socket, message: Message, lock: threading.Lock) -> bool:
+def send_message(sock: socket.socket, message: Message, lock: threading.Lock) -> bool:
     data = (json.dumps(message) + "\n").encode()
     with lock:
         try:
@@ -37,7 +35,7 @@ def _send(sock: socket.socket, message: Message, lock: threading.Lock) -> bool:
     return True
 
 
-def _lines(sock: socket.socket) -> Any:
+def read_messages(sock: socket.socket) -> Any:
     with sock.makefile("rb") as stream:
         for line in stream:
             with contextlib.suppress(ValueError):
@@ -56,6 +54,7 @@ class Coordinator:
         self._send_lock = threading.Lock()
         self.reports: dict[str, Message] = {}
         self.aborted = False
+        self._asking = False  # reports were requested: a host that says hello later is asked at once
         self._server = socket.create_server(("", port), reuse_port=False, backlog=64)
         self._threads = [threading.Thread(target=self._accept, name="coordinator", daemon=True)]
         self._threads[0].start()
@@ -73,12 +72,17 @@ class Coordinator:
     def _serve(self, sock: socket.socket) -> None:
         host = None
         try:
-            for message in _lines(sock):
+            for message in read_messages(sock):
                 if message.get("type") == "hello":
                     host = str(message["host"])
                     with self._changed:
                         self._peers[host] = sock
                         self._changed.notify_all()
+                    # A host that connects late still learns that the job is stopping, or that it should report.
+                    if self.aborted:
+                        send_message(sock, {"type": "abort"}, self._send_lock)
+                    if self._asking:
+                        send_message(sock, {"type": "collect"}, self._send_lock)
                 elif message.get("type") == "report":
                     self.report(message)
         except (OSError, ValueError):
@@ -109,16 +113,17 @@ class Coordinator:
             peers = list(self._peers.values())
         logger.warning("stopping the job on every host")
         for sock in peers:
-            _send(sock, {"type": "abort"}, self._send_lock)
+            send_message(sock, {"type": "abort"}, self._send_lock)
         self._on_abort()
 
     def collect(self, timeout: float, ask: bool) -> dict[str, Message]:
         """Wait, bounded, for every host's report; `ask`: request them (the master's mpirun has ended)."""
         if ask:
             with self._lock:
+                self._asking = True
                 peers = list(self._peers.values())
             for sock in peers:
-                _send(sock, {"type": "collect"}, self._send_lock)
+                send_message(sock, {"type": "collect"}, self._send_lock)
         deadline = time.monotonic() + timeout
         with self._changed:
             while set(self.reports) < self._expected:
@@ -135,7 +140,7 @@ class Coordinator:
         with self._lock:
             peers = list(self._peers.values())
         for sock in peers:
-            _send(sock, {"type": "end", "verdict": verdict}, self._send_lock)
+            send_message(sock, {"type": "end", "verdict": verdict}, self._send_lock)
         self.close()
 
     def close(self) -> None:
@@ -150,70 +155,3 @@ class Coordinator:
                 sock.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=2.0)
-
-
-class CoordinatorClient:
-    """On every other host: connect to the master's launcher, obey abort/collect, wait for the verdict."""
-
-    def __init__(
-        self,
-        host: str,
-        master: str,
-        port: int,
-        timeout: float,
-        on_abort: Callable[[], None],
-        on_collect: Callable[[], Message],
-        on_end: Callable[[], None],
-    ) -> None:
-        self.host = host
-        self._on_abort = on_abort
-        self._on_end = on_end
-        self._on_collect = on_collect
-        self._send_lock = threading.Lock()
-        self._ended = threading.Event()
-        self.verdict: Message | None = None
-        wait_for_port(master, port, timeout, f"the master's launcher ({master})")
-        self._sock = socket.create_connection((master, port), timeout=timeout)
-        self._sock.settimeout(None)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        _send(self._sock, {"type": "hello", "host": host}, self._send_lock)
-        self._reported = False
-        self._thread = threading.Thread(target=self._listen, name="coordinator-client", daemon=True)
-        self._thread.start()
-
-    def _listen(self) -> None:
-        try:
-            for message in _lines(self._sock):
-                kind = message.get("type")
-                if kind == "abort":
-                    self._on_abort()
-                elif kind == "collect":
-                    self.report(self._on_collect())
-                elif kind == "end":
-                    self.verdict = message.get("verdict")
-                    break
-        except (OSError, ValueError):
-            pass
-        finally:
-            self._ended.set()
-            if self.verdict is None:
-                self._on_abort()
-            self._on_end()
-
-    def report(self, message: Message) -> None:
-        if not self._reported:
-            self._reported = True
-            _send(self._sock, {**message, "type": "report", "host": self.host}, self._send_lock)
-
-    def wait_verdict(self, timeout: float | None) -> Message:
-        if not self._ended.wait(timeout):
-            raise LaunchError(f"no verdict from the master's launcher within {timeout:g} s (SMTOOLKIT_HOST_WAIT_S)")
-        if self.verdict is None:
-            raise LaunchError("the connection to the master's launcher broke before the job ended")
-        return self.verdict
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=2.0)
-        self._sock.close()

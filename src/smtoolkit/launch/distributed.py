@@ -1,10 +1,12 @@
 """Running a torchrun or MPI engine plan on this host, and agreeing on the job's outcome with the others.
 
 Master: wait for the hosts' names (and MPI workers' sshd), listen for the other launchers, run the engine
-supervised, then collect every host's report (bounded), decide and broadcast the verdict. Other hosts:
-connect to the master's launcher (bounded), run torchrun (or, for MPI, sshd until the master says the job
-ended), report, and take the master's verdict. Every host writes the same outcome; a failure anywhere stops
-the engine everywhere (each launcher stops its own engine as if it had received SIGTERM).
+supervised, then collect every host's report (bounded), decide and broadcast the verdict. Other hosts: start
+torchrun (or, for MPI, sshd until the master says the job ended) at once while connecting to the master's
+launcher in the background (bounded), report, and take the master's verdict. Every host writes the same
+outcome; a failure anywhere stops the engine everywhere (each launcher stops its own engine as if it had
+received SIGTERM). torchrun runs under an exit guard (exit_guard.py). A SIGTERM from outside during a
+readiness wait ends the wait at once (the master then tells the other hosts the job was stopped).
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from typing import Any
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
+from smtoolkit.errors import LaunchError
 from smtoolkit.launch import report
 from smtoolkit.launch.backends.base import EnginePlan
 from smtoolkit.launch.backends.mpi import HOST_ENV_FILE
-from smtoolkit.launch.coordinator import Coordinator, CoordinatorClient
+from smtoolkit.launch.coordinator import Coordinator
+from smtoolkit.launch.coordinator_client import CoordinatorClient
+from smtoolkit.launch.exit_guard import run_engine
 from smtoolkit.launch.hosts import wait_for_names, wait_for_port
 from smtoolkit.launch.plan import LaunchPlan
-from smtoolkit.launch.supervise import Outcome, ProcessSpec, run_supervised
+from smtoolkit.launch.supervise import Outcome, ProcessSpec
 from smtoolkit.launch.verdict import Message, decide, failure_message, host_report
 
 logger = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ class _StopRequests:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.engine_stop_requested = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopRequests:
@@ -53,8 +59,13 @@ class _StopRequests:
     def _note(self, signum: int, frame: FrameType | None) -> None:
         self.received = self.received or signum
 
-    @staticmethod
-    def stop_engine() -> None:
+    def external(self) -> int | None:
+        """A stop signal from outside (the platform, a user), not one this launcher sent itself to stop its
+        engine: that one means the job is ending anyway, and its verdict is on the way."""
+        return None if self.engine_stop_requested else self.received
+
+    def stop_engine(self) -> None:
+        self.engine_stop_requested = True
         os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -79,18 +90,21 @@ def _supervise(
     argv: tuple[str, ...], plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, environ: Mapping[str, str]
 ) -> Outcome:
     spec = ProcessSpec(argv, {**plan.child_env(environ), **engine.env}, plan.cwd)
-    return run_supervised(spec, grace_period=settings.grace_period_s, stderr_tail_bytes=settings.stderr_tail_kib * 1024)
+    return run_engine(
+        spec, engine, grace_period=settings.grace_period_s, stderr_tail_bytes=settings.stderr_tail_kib * 1024
+    )
 
 
 def _master(
     plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, environ: Mapping[str, str], stops: _StopRequests
 ) -> Message:
-    wait_for_names(engine.hosts, engine.host_wait_s)
+    wait_for_names(engine.hosts, engine.host_wait_s, stops.external)
     coordinator = Coordinator(list(engine.hosts), engine.coordinator_port, on_abort=stops.stop_engine)
     try:
-        if engine.backend == "mpi":
-            for host in engine.hosts[1:]:
-                wait_for_port(host, engine.ssh_port, engine.host_wait_s, f"sshd on the MPI workers ({host})")
+        if engine.backend == "mpi" and not _workers_ready(engine, stops):
+            verdict = _stopped_verdict(engine, stops, "the MPI workers' sshd")
+            coordinator.finish(verdict)
+            return verdict
         outcome = _supervise(engine.argv, plan, engine, settings, environ)
         stopped = outcome.stopped_by or stops.received
         external_stop = stopped is not None and not coordinator.aborted
@@ -110,6 +124,27 @@ def _master(
     return verdict
 
 
+def _workers_ready(engine: EnginePlan, stops: _StopRequests) -> bool:
+    """Every MPI worker's sshd answers; False when the launcher was stopped while it waited."""
+    try:
+        for host in engine.hosts[1:]:
+            what = f"sshd on the MPI workers ({host})"
+            wait_for_port(host, engine.ssh_port, engine.host_wait_s, what, stops.external)
+    except LaunchError:
+        if stops.external() is None:
+            raise
+        return False
+    return True
+
+
+def _stopped_verdict(engine: EnginePlan, stops: _StopRequests, waited_for: str) -> Message:
+    signum = stops.external() or signal.SIGTERM
+    name = signal.Signals(signum).name
+    error = f"the job was stopped: the master's launcher received {name} while waiting for {waited_for}"
+    logger.error("%s", error)
+    return {"ok": False, "exit_code": 128 + signum, "rank": None, "host": engine.master, "error": error}
+
+
 def _worker(
     plan: LaunchPlan,
     engine: EnginePlan,
@@ -126,7 +161,6 @@ def _worker(
         if "SAGEMAKER_BASE_DIR" in environ:
             host_env["SAGEMAKER_BASE_DIR"] = environ["SAGEMAKER_BASE_DIR"]
         (rank_dir / HOST_ENV_FILE).write_text(json.dumps({"env": host_env, "cwd": str(plan.cwd)}), encoding="utf-8")
-    wait_for_names([engine.master], engine.host_wait_s)
     client = CoordinatorClient(
         host,
         engine.master,
@@ -135,6 +169,7 @@ def _worker(
         on_abort=stops.stop_engine,
         on_collect=lambda: host_report(host, None, rank_dir),
         on_end=stops.stop_engine if mpi else lambda: None,
+        stopped=stops.external,
     )
     try:
         if not mpi:

@@ -1,12 +1,14 @@
 """Readiness: wait, with bounded backoff, for host names to resolve and for a host's port to open.
 
 Each wait logs whom it waits for (at most every few seconds) and ends in a LaunchError naming the hosts,
-the last error and the setting that bounds it.
+the last error and the setting that bounds it; or, soon after `stopped()` names a signal (SIGTERM to the
+launcher), in a LaunchError saying so.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -15,14 +17,22 @@ from smtoolkit.errors import LaunchError
 
 logger = logging.getLogger(__name__)
 
-FIRST_DELAY_S = 0.02
-MAX_DELAY_S = 1.0
+FIRST_DELAY_S = 0.01
+MAX_DELAY_S = 0.25  # a connect or a lookup costs little; a late wake-up delays the whole job
 LOG_EVERY_S = 5.0
 TIMEOUT_SETTING = "SMTOOLKIT_HOST_WAIT_S"
 
 
-def _backoff(timeout: float, what: str, attempt: Callable[[], str | None]) -> None:
-    """Call `attempt` (None: done, else what is still missing) until it succeeds or `timeout` passes."""
+Stopped = Callable[[], int | None]
+
+
+def _never() -> int | None:
+    return None
+
+
+def _backoff(timeout: float, what: str, attempt: Callable[[], str | None], stopped: Stopped) -> None:
+    """Call `attempt` (None: done, else what is still missing) until it succeeds, `timeout` passes or
+    `stopped()` names a signal (checked after each attempt: at most MAX_DELAY_S plus an attempt late)."""
     deadline = time.monotonic() + timeout
     delay = FIRST_DELAY_S
     next_log = time.monotonic()
@@ -30,6 +40,9 @@ def _backoff(timeout: float, what: str, attempt: Callable[[], str | None]) -> No
         missing = attempt()
         if missing is None:
             return
+        signum = stopped()
+        if signum is not None:
+            raise LaunchError(f"stopped by {signal.Signals(signum).name} while waiting for {what}: {missing}")
         now = time.monotonic()
         if now >= deadline:
             raise LaunchError(f"gave up after {timeout:g} s waiting for {what}: {missing} (raise {TIMEOUT_SETTING})")
@@ -37,10 +50,10 @@ def _backoff(timeout: float, what: str, attempt: Callable[[], str | None]) -> No
             logger.info("waiting for %s: %s", what, missing)
             next_log = now + LOG_EVERY_S
         time.sleep(min(delay, max(deadline - now, 0.0)))
-        delay = min(delay * 2, MAX_DELAY_S)
+        delay = min(delay * 1.5, MAX_DELAY_S)
 
 
-def wait_for_names(hosts: Iterable[str], timeout: float) -> None:
+def wait_for_names(hosts: Iterable[str], timeout: float, stopped: Stopped = _never) -> None:
     """Until every host name resolves (the platform's DNS entries may come late)."""
     pending = list(dict.fromkeys(hosts))
     errors: dict[str, str] = {}
@@ -55,10 +68,10 @@ def wait_for_names(hosts: Iterable[str], timeout: float) -> None:
             pending.remove(host)
         return ", ".join(f"{host} ({errors[host]})" for host in pending) or None
 
-    _backoff(timeout, "host names to resolve", attempt)
+    _backoff(timeout, "host names to resolve", attempt, stopped)
 
 
-def wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
+def wait_for_port(host: str, port: int, timeout: float, what: str, stopped: Stopped = _never) -> None:
     """Until a TCP connection to host:port succeeds (the connection is closed at once)."""
 
     def attempt() -> str | None:
@@ -68,4 +81,4 @@ def wait_for_port(host: str, port: int, timeout: float, what: str) -> None:
         except OSError as exc:
             return f"{host}:{port} ({exc})"
 
-    _backoff(timeout, what, attempt)
+    _backoff(timeout, what, attempt, stopped)

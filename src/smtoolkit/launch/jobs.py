@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
@@ -14,9 +16,12 @@ from smtoolkit.errors import ConfigError, InstallError, LaunchError, SmtoolkitEr
 from smtoolkit.launch import deps, entrypoint, report
 from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.plan import LaunchPlan, build_plan, with_engine
-from smtoolkit.launch.supervise import ProcessSpec, run_supervised
+from smtoolkit.launch.supervise import Outcome, ProcessSpec, run_supervised
 from smtoolkit.logs import configure_logging, masked
 from smtoolkit.paths import JobPaths
+
+if TYPE_CHECKING:
+    from smtoolkit.launch.backends.base import EnginePlan
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +102,33 @@ def _run(plan: LaunchPlan, settings: LauncherSettings, env: TrainingEnv, environ
             logger.error("%s", report.error_message(error))
             report.write_failure(env.output_dir / "failure", report.error_message(error))
             return error.exit_code
-    argv, child_env = plan.argv, plan.child_env(environ)
+    spec = ProcessSpec(plan.argv, plan.child_env(environ), plan.cwd)
     if engine is not None and engine.backend != "process":  # torchrun or mpirun on this one host
-        argv, child_env = engine.argv, {**child_env, **engine.env}
-    outcome = run_supervised(
-        ProcessSpec(argv, child_env, plan.cwd),
-        grace_period=settings.grace_period_s,
-        stderr_tail_bytes=settings.stderr_tail_kib * 1024,
-    )
+        spec = ProcessSpec(engine.argv, {**spec.env, **engine.env}, plan.cwd)
+        outcome = _run_single_host_engine(spec, engine, settings)
+    else:
+        outcome = run_supervised(
+            spec, grace_period=settings.grace_period_s, stderr_tail_bytes=settings.stderr_tail_kib * 1024
+        )
     if outcome.exit_code == 0:
         logger.info("reporting training success")
         report.write_success(env.output_dir / "success")
         return 0
     logger.error("reporting training failure: exit code %d", outcome.exit_code)
-    report.write_failure(env.output_dir / "failure", report.outcome_message(outcome, argv))
+    report.write_failure(env.output_dir / "failure", report.outcome_message(outcome, spec.argv))
     return outcome.exit_code
+
+
+def _run_single_host_engine(spec: ProcessSpec, engine: EnginePlan, settings: LauncherSettings) -> Outcome:
+    from smtoolkit.launch.exit_guard import run_engine
+
+    rank_dir = Path(engine.rank_dir)
+    shutil.rmtree(rank_dir, ignore_errors=True)  # a marker left by an earlier run would end this one
+    try:
+        tail = settings.stderr_tail_kib * 1024
+        return run_engine(spec, engine, grace_period=settings.grace_period_s, stderr_tail_bytes=tail)
+    finally:
+        shutil.rmtree(rank_dir, ignore_errors=True)
 
 
 def run_processing(command: Sequence[str], settings: LauncherSettings, environ: Mapping[str, str] | None = None) -> int:

@@ -95,3 +95,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_sigterm_while_the_master_waits_for_the_workers_ends_the_wait(cluster: Cluster, ssh_keys: SshKeys) -> None:
+    cluster.write_jobs(HPS, {"train.py": ALLREDUCE})
+    master = cluster.train(cluster.hosts[0], ssh_keys.environ)  # no worker: its sshd never answers
+    deadline = time.monotonic() + TIMEOUT
+    while "waiting for sshd on the MPI workers" not in cluster.log(cluster.hosts[0]):
+        assert time.monotonic() < deadline and master.poll() is None, cluster.log(cluster.hosts[0])
+        time.sleep(0.05)
+    stopped = time.monotonic()
+    master.send_signal(signal.SIGTERM)
+    assert master.wait(TIMEOUT) == 128 + signal.SIGTERM
+    assert time.monotonic() - stopped < 5
+    failure = (cluster.hosts[0].base / "output" / "failure").read_text()
+    assert "received SIGTERM while waiting for the MPI workers' sshd" in failure, failure

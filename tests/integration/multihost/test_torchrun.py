@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 from tests.integration.multihost.cluster import Cluster
 
@@ -33,10 +35,26 @@ if dist.get_rank() == 2:
 time.sleep(60)
 """
 
+# Rank 3's code ends, but a non-daemon thread keeps its process alive: torchrun on algo-2 waits for it forever,
+# and torchrun on algo-1 waits in its exit barrier for algo-2's agent (300 s by default).
+LINGERS = """
+import os, threading, time
+import torch, torch.distributed as dist
+dist.init_process_group("gloo")
+value = torch.tensor([1.0])
+dist.all_reduce(value)
+rank = dist.get_rank()
+dist.destroy_process_group()
+if rank == 3:
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "lingering.pid"), "w") as f:
+        f.write(str(os.getpid()))
+    threading.Thread(target=time.sleep, args=(600,)).start()
+"""
 
-def _run(cluster: Cluster) -> tuple[int, int]:
-    master = cluster.train(cluster.hosts[0], SETTINGS)
-    worker = cluster.train(cluster.hosts[1], SETTINGS)
+
+def _run(cluster: Cluster, settings: dict[str, str] = SETTINGS) -> tuple[int, int]:
+    master = cluster.train(cluster.hosts[0], settings)
+    worker = cluster.train(cluster.hosts[1], settings)
     return master.wait(TIMEOUT), worker.wait(TIMEOUT)
 
 
@@ -61,3 +79,24 @@ def test_failing_rank_fails_every_host_with_its_error(cluster: Cluster) -> None:
         failure = (host.base / "output" / "failure").read_text()
         assert 'ExtraInfo "rank 2 on host algo-2 failed first"' in failure, failure
         assert "RuntimeError: rank 2 gives up" in failure
+
+
+def test_torchrun_that_does_not_exit_after_its_ranks_is_stopped(cluster: Cluster) -> None:
+    cluster.write_jobs(HPS, {"train.py": LINGERS})
+    start = time.monotonic()
+    codes = _run(cluster, {**SETTINGS, "SMTOOLKIT_EXIT_GRACE_S": "2"})
+    logs = cluster.log(cluster.hosts[0]) + cluster.log(cluster.hosts[1])
+    assert codes == (0, 0), logs
+    assert time.monotonic() - start < 60
+    assert all((host.base / "output" / "success").exists() for host in cluster.hosts)
+    assert "rank 3 (pid" in cluster.log(cluster.hosts[1]) and "stopping it" in cluster.log(cluster.hosts[0])
+    pid = int((cluster.hosts[1].base / "model" / "lingering.pid").read_text())
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"

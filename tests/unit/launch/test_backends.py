@@ -9,6 +9,7 @@ import pytest
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError
 from smtoolkit.launch.backends import EngineSettings, build_engine_plan, select_backend
+from smtoolkit.launch.backends.base import RANK_MAIN
 from smtoolkit.launch.backends.capabilities import engine_network_env
 from smtoolkit.launch.backends.mpi import custom_options
 from smtoolkit.launch.entrypoint import EntryPoint
@@ -48,7 +49,7 @@ def test_torchrun_static_rendezvous_at_the_master(job_tree: Any) -> None:
     assert argv[:3] == ["/py", "-m", "torch.distributed.run"]
     assert argv[argv.index("--node_rank") + 1] == "1" and argv[argv.index("--nnodes") + 1] == "2"
     assert argv[argv.index("--master_addr") + 1] == "algo-1" and argv[argv.index("--master_port") + 1] == "7777"
-    assert argv[-5:] == ["smtoolkit.launch.rank_main", "script", "train.py", "--lr", "0.1"]
+    assert argv[-5:] == [RANK_MAIN, "script", "train.py", "--lr", "0.1"] and RANK_MAIN.endswith("launch/rank_main.py")
     assert plan.env["NCCL_SOCKET_IFNAME"] == "ethwe" and plan.env["FI_PROVIDER"] == "efa"
     assert plan.env["FI_EFA_USE_DEVICE_RDMA"] == "1" and plan.coordinator_port == 7778
 
@@ -75,8 +76,18 @@ def test_mpi_master_argv_forwards_names_not_values(job_tree: Any) -> None:
     assert "s3cr3t" not in " ".join(argv) and "AWS_SECRET_ACCESS_KEY" in argv and "SM_HOSTS" in argv
     assert argv[argv.index("btl_tcp_if_include") + 1] == "ethwe"
     assert argv[argv.index("A=b c") - 1 : argv.index("A=b c") + 1] == ["-x", "A=b c"]
-    assert argv[-9:-4] == ["/py", "-m", "mpi4py", "-m", "smtoolkit.launch.rank_main"]
+    assert argv[-8:-4] == ["/py", "-m", "mpi4py", RANK_MAIN]
     assert plan.env["NCCL_DEBUG"] == "WARN"
+
+
+def test_mpi_options_are_the_measured_ones(job_tree: Any) -> None:
+    argv = list(_plan(_env(job_tree, sagemaker_mpi_enabled="true")).argv)
+    options = {argv[i + 1]: argv[i + 2] for i, part in enumerate(argv) if part == "-mca"}
+    assert options["pml"] == "ob1" and options["btl_vader_single_copy_mechanism"] == "none"
+    assert options["plm_rsh_no_tree_spawn"] == "1" and options["oob_tcp_if_include"] == "ethwe"
+    # `btl ^openib` would replace the image's own BTL exclusions (Debian's re-enables ofi/uct: +1.2 s a job).
+    assert "btl" not in options and "orte_abort_on_non_zero_status" not in options
+    assert argv[argv.index("-map-by") + 1] == "slot" and argv[argv.index("-bind-to") + 1] == "none"
 
 
 def test_mpi_worker_runs_sshd_with_its_host_env(job_tree: Any) -> None:
@@ -135,4 +146,12 @@ def test_dry_run_plan_includes_the_engine(job_tree: Any) -> None:
     assert result.returncode == 0, result.stderr
     engine = json.loads(result.stdout)["engine"]
     assert engine["backend"] == "torchrun" and engine["coordinator"] == "algo-1:7778"
-    assert engine["argv"][engine["argv"].index("--nproc_per_node") + 1] == "1"
+    assert engine["argv"][engine["argv"].index("--nproc_per_node") + 1] == "1" and engine["exit_grace_s"] == 30
+
+    job_tree(
+        hyperparameters={**hps, "sagemaker_mpi_enabled": "true"}, resources={"current_host": "algo-1", **TWO_HOSTS}
+    )
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    engine = json.loads(result.stdout)["engine"]
+    rsh = engine["argv"][engine["argv"].index("plm_rsh_args") + 1]
+    assert "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" in rsh

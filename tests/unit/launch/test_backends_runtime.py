@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import LaunchError
-from smtoolkit.launch.coordinator import Coordinator, CoordinatorClient
+from smtoolkit.launch.coordinator import Coordinator
+from smtoolkit.launch.coordinator_client import CoordinatorClient
 from smtoolkit.launch.hosts import wait_for_names, wait_for_port
 from smtoolkit.launch.verdict import decide, failure_message
 
@@ -37,6 +39,30 @@ def test_waits_are_bounded_and_name_whom_they_wait_for(caplog: pytest.LogCapture
         wait_for_port("127.0.0.1", port, 0.3, "the master")
     assert time.monotonic() - start < 2
     assert "waiting for the master" in caplog.text
+
+
+def test_a_stop_signal_cuts_a_wait_short() -> None:
+    port = _free_port()
+    start = time.monotonic()
+
+    def stopped() -> int | None:
+        return signal.SIGTERM if time.monotonic() - start > 0.3 else None
+
+    with pytest.raises(LaunchError, match=f"stopped by SIGTERM while waiting for the master: 127.0.0.1:{port}"):
+        wait_for_port("127.0.0.1", port, 60.0, "the master", stopped)
+    assert time.monotonic() - start < 2
+    coordinator = Coordinator(["algo-1", "algo-2"], port, on_abort=lambda: None)
+    client = CoordinatorClient(
+        "algo-2", "127.0.0.1", port, 5.0, on_abort=lambda: None, on_collect=dict, on_end=lambda: None, stopped=stopped
+    )
+    try:
+        start = time.monotonic()
+        with pytest.raises(LaunchError, match="stopped by SIGTERM while waiting for the verdict"):
+            client.wait_verdict(None)
+        assert time.monotonic() - start < 2
+    finally:
+        client.close()
+        coordinator.close()
 
 
 def test_port_wait_ends_when_the_port_opens() -> None:
@@ -69,7 +95,7 @@ def test_coordinator_aborts_every_host_and_shares_the_verdict() -> None:
             time.sleep(0.01)
         failure = {"rank": 3, "host": "algo-2", "time": 1.0, "error": "ValueError: boom"}
         client.report({"exit_code": 1, "failures": [failure]})
-        assert aborted["worker"].wait(5) and aborted["master"].is_set()
+        assert aborted["worker"].wait(5) and aborted["master"].wait(5)
         coordinator.report({"host": "algo-1", "exit_code": 143, "failures": []})
         verdict = decide(coordinator.collect(5.0, ask=False))
         coordinator.finish(verdict)
@@ -78,6 +104,36 @@ def test_coordinator_aborts_every_host_and_shares_the_verdict() -> None:
     finally:
         client.close()
         coordinator.close()
+
+
+def test_a_host_that_connects_after_the_request_for_reports_is_asked_too() -> None:
+    port = _free_port()
+    coordinator = Coordinator(["algo-1", "algo-2"], port, on_abort=lambda: None)
+    coordinator.report({"host": "algo-1", "exit_code": 0, "failures": []})
+    late: list[CoordinatorClient] = []
+    joins = threading.Timer(
+        0.3,
+        lambda: late.append(
+            CoordinatorClient(
+                "algo-2",
+                "127.0.0.1",
+                port,
+                5.0,
+                on_abort=lambda: None,
+                on_collect=lambda: {"exit_code": 0, "failures": []},
+                on_end=lambda: None,
+            )
+        ),
+    )
+    joins.start()
+    try:
+        reports = coordinator.collect(5.0, ask=True)
+    finally:
+        joins.join()
+        coordinator.finish(decide(coordinator.reports))
+        for client in late:
+            client.close()
+    assert reports["algo-2"]["exit_code"] == 0 and decide(reports)["ok"] is True
 
 
 def test_a_host_that_never_reports_fails_the_job_in_bounded_time() -> None:

@@ -17,7 +17,8 @@ from smtoolkit.launch.entrypoint import EntryPoint
 # single: one host runs it all; master/worker: a multi-host job; bystander: a host outside the distribution
 # groups of a heterogeneous cluster, which runs the script as a plain process.
 Role = Literal["single", "master", "worker", "bystander"]
-RANK_MAIN = "smtoolkit.launch.rank_main"
+# Run by path: the rank's interpreter needs only the standard library, and imports no package to start.
+RANK_MAIN = str(Path(__file__).resolve().parent.parent / "rank_main.py")
 RANK_DIR_VARIABLE = "SMTOOLKIT_RANK_DIR"
 HOST_ENV_VARIABLE = "SMTOOLKIT_HOST_ENV"
 
@@ -38,6 +39,7 @@ class EnginePlan:
     sshd_argv: tuple[str, ...] = ()
     ssh_port: int = 0
     host_wait_s: float = 300.0
+    exit_grace_s: float = 30.0  # torchrun: how long it may outlive the end of every local rank's code
 
     @property
     def is_distributed(self) -> bool:
@@ -58,6 +60,8 @@ class EnginePlan:
         )
         if self.is_distributed:
             described.update(coordinator=f"{self.master}:{self.coordinator_port}", host_wait_s=self.host_wait_s)
+        if self.backend == "torchrun":
+            described["exit_grace_s"] = self.exit_grace_s
         if self.sshd_argv:
             described["sshd"] = list(self.sshd_argv)
         return described

@@ -5,6 +5,8 @@
 | SMTOOLKIT_BACKEND | (from the hyperparameters) | force `process`, `torchrun` or `mpi` |
 | SMTOOLKIT_NPROC_PER_HOST | GPUs, else Neuron cores, else 1 | processes per host, over any hyperparameter |
 | SMTOOLKIT_HOST_WAIT_S | 300 | how long a host waits for the others' names, ports and reports |
+| SMTOOLKIT_EXIT_GRACE_S | 30 | how long torchrun may keep running once every local rank's code has |
+|   |   | ended (a rank's leftover non-daemon thread, a stuck agent); then it is stopped |
 | SMTOOLKIT_COORDINATOR_PORT | SM_MASTER_PORT + 1 | the master launcher's port for the other hosts' launchers |
 | SMTOOLKIT_SSH_PORT | 22 | where MPI workers' sshd listens and the master's ssh connects |
 | SMTOOLKIT_SSH_OPTIONS | `-o StrictHostKeyChecking=no ...` | extra ssh client options for mpirun (e.g. `-i KEY`) |
@@ -33,6 +35,7 @@ class EngineSettings:
     backend: str | None = None
     nproc_per_host: int | None = None
     host_wait_s: float = 300.0
+    exit_grace_s: float = 30.0
     coordinator_port: int | None = None
     ssh_port: int = 22
     ssh_options: tuple[str, ...] = tuple(shlex.split(DEFAULT_SSH_OPTIONS))
@@ -56,6 +59,7 @@ class EngineSettings:
             backend=backend,
             nproc_per_host=_integer(get("NPROC_PER_HOST"), "NPROC_PER_HOST"),
             host_wait_s=_number(get("HOST_WAIT_S"), "HOST_WAIT_S", 0.0) or cls.host_wait_s,
+            exit_grace_s=_number(get("EXIT_GRACE_S"), "EXIT_GRACE_S", 0.0) or cls.exit_grace_s,
             coordinator_port=_integer(get("COORDINATOR_PORT"), "COORDINATOR_PORT"),
             ssh_port=_integer(get("SSH_PORT"), "SSH_PORT") or cls.ssh_port,
             ssh_options=tuple(shlex.split(environ.get(PREFIX + "SSH_OPTIONS", DEFAULT_SSH_OPTIONS))),

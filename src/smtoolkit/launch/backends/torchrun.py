@@ -1,7 +1,8 @@
 """torchrun on every host of the distribution group: static rendezvous at the master, no ssh.
 
 Each rank runs through `smtoolkit.launch.rank_main`, which writes the rank's error file (torchrun's
-TORCHELASTIC_ERROR_FILE and the launcher's own) when the user's code raises.
+TORCHELASTIC_ERROR_FILE and the launcher's own) when the user's code raises, and a finished marker when the
+code has ended, which `smtoolkit.launch.exit_guard` uses when torchrun does not exit by itself.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ class TorchrunBackend:
             str(env.master_port),
             "--max_restarts",
             "0",
-            "-m",
             RANK_MAIN,
             entry.kind,
             entry.name,
@@ -80,6 +80,7 @@ class TorchrunBackend:
             world_size=nproc * len(hosts),
             rank_dir=directory,
             host_wait_s=settings.host_wait_s,
+            exit_grace_s=settings.exit_grace_s,
         )
 
 
