@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
-from smtoolkit.errors import ConfigError, InstallError, LaunchError, SmtoolkitError
-from smtoolkit.launch import deps, entrypoint, report
+from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
+from smtoolkit.launch import entrypoint, report
 from smtoolkit.launch.backends.settings import EngineSettings
+from smtoolkit.launch.install import install_code_dependencies
 from smtoolkit.launch.plan import LaunchPlan, build_plan, with_engine
 from smtoolkit.launch.supervise import Outcome, ProcessSpec, run_supervised
 from smtoolkit.logs import configure_logging, masked
@@ -68,26 +69,8 @@ def _prepare(env: TrainingEnv, settings: LauncherSettings, environ: Mapping[str,
     if entry.kind == "executable":
         target = code_dir / entry.name
         target.chmod(target.stat().st_mode | 0o111)
-    steps = []
-    if settings.install_requirements:
-        arn = environ.get("CA_REPOSITORY_ARN")
-        steps = deps.install_steps(code_dir, index_url=deps.codeartifact_index_url(arn) if arn else None)
-    for step in steps:
-        _install(step, settings, environ)
-    plan = build_plan(env, entry, steps, settings.argv_style, environ.get("PYTHONPATH"))
-    return plan
-
-
-def _install(step: deps.InstallStep, settings: LauncherSettings, environ: Mapping[str, str]) -> None:
-    logger.info("%s: %s", step.description, " ".join(step.argv))
-    outcome = run_supervised(
-        ProcessSpec(step.argv, {**environ, **step.env}, step.cwd),
-        grace_period=settings.grace_period_s,
-        stderr_tail_bytes=settings.stderr_tail_kib * 1024,
-    )
-    if outcome.exit_code != 0:
-        pip_error = outcome.stderr_tail.decode("utf-8", "replace").strip()
-        raise InstallError(f"{step.description} failed with exit code {outcome.exit_code}:\n{pip_error}")
+    steps = install_code_dependencies(code_dir, settings, environ)
+    return build_plan(env, entry, steps, settings.argv_style, environ.get("PYTHONPATH"))
 
 
 def _run(plan: LaunchPlan, settings: LauncherSettings, env: TrainingEnv, environ: Mapping[str, str]) -> int:
