@@ -10,7 +10,7 @@ from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError
 from smtoolkit.launch.backends import EngineSettings, build_engine_plan, select_backend
 from smtoolkit.launch.backends.base import RANK_MAIN
-from smtoolkit.launch.backends.capabilities import engine_network_env
+from smtoolkit.launch.backends.capabilities import EFA_INSTANCES, EFA_RDMA_INSTANCES, engine_network_env
 from smtoolkit.launch.backends.mpi import custom_options
 from smtoolkit.launch.entrypoint import EntryPoint
 
@@ -130,6 +130,13 @@ def test_instance_tables_are_data_overridable_by_environment() -> None:
     assert "FI_PROVIDER" not in engine_network_env("ml.x9.new", "eth0", {})
     assert engine_network_env("ml.x9.new", "eth0", {"SMTOOLKIT_EFA_INSTANCES": "+ml.x9.new"})["FI_PROVIDER"] == "efa"
     assert "FI_PROVIDER" not in engine_network_env("ml.p4d.24xlarge", "eth0", {"SMTOOLKIT_EFA_INSTANCES": "ml.a"})
+
+
+def test_efa_without_rdma_types_get_efa_only() -> None:
+    assert EFA_RDMA_INSTANCES < EFA_INSTANCES
+    g5 = engine_network_env("ml.g5.48xlarge", "eth0", {})
+    assert g5["FI_PROVIDER"] == "efa" and "FI_EFA_USE_DEVICE_RDMA" not in g5
+    assert engine_network_env("ml.p5.48xlarge", "eth0", {})["FI_EFA_USE_DEVICE_RDMA"] == "1"
 
 
 def test_dry_run_plan_includes_the_engine(job_tree: Any) -> None:

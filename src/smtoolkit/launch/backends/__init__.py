@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from smtoolkit.config.training import TrainingEnv
-from smtoolkit.launch.backends.base import Backend, EnginePlan, role_of
+from smtoolkit.launch.backends.base import Backend, EngineInputs, EnginePlan, role_of
 from smtoolkit.launch.backends.settings import BACKEND_NAMES, EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
 
@@ -55,4 +55,5 @@ def build_engine_plan(
     settings: EngineSettings,
     environ: Mapping[str, str],
 ) -> EnginePlan:
-    return load_backend(select_backend(env, settings)).build(env, entry, args, job_env, settings, environ)
+    inputs = EngineInputs(env, entry, args, job_env, settings, environ)
+    return load_backend(select_backend(env, settings)).build(inputs)

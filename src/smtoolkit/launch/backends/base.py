@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError
+from smtoolkit.launch.backends.capabilities import engine_network_env
 from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
 
@@ -67,16 +68,21 @@ class EnginePlan:
         return described
 
 
+@dataclass(frozen=True)
+class EngineInputs:
+    """What a backend builds its plan from: the job, its entry point and arguments, the launch plan's variables
+    (the job's SM_* and friends), the operator's settings and the launcher's own environment."""
+
+    env: TrainingEnv
+    entry: EntryPoint
+    args: list[str]
+    job_env: Mapping[str, str]
+    settings: EngineSettings
+    environ: Mapping[str, str]
+
+
 class Backend(Protocol):
-    def build(
-        self,
-        env: TrainingEnv,
-        entry: EntryPoint,
-        args: list[str],
-        job_env: Mapping[str, str],
-        settings: EngineSettings,
-        environ: Mapping[str, str],
-    ) -> EnginePlan: ...
+    def build(self, inputs: EngineInputs) -> EnginePlan: ...
 
 
 def role_of(env: TrainingEnv) -> Role:
@@ -123,3 +129,30 @@ def coordinator_port(env: TrainingEnv, settings: EngineSettings) -> int:
 def without_inherited(additions: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
     """Engine defaults the image's own environment has not already set."""
     return {name: value for name, value in additions.items() if name not in environ}
+
+
+def distributed_plan(backend: str, inputs: EngineInputs, per_host_hyperparameter: str) -> EnginePlan:
+    """What torchrun and mpi plan alike; each backend then replaces argv and adds its own fields.
+
+    The master is the job's master host, every host runs the same number of ranks, and the engine's variables are
+    the network ones the image has not set plus where the ranks write their error files.
+    """
+    env, settings, environ = inputs.env, inputs.settings, inputs.environ
+    hosts = tuple(env.distribution_hosts)
+    per_host = procs_per_host(env, settings, per_host_hyperparameter)
+    directory = rank_dir(env)
+    network = engine_network_env(env.resource_config.current_instance_type, env.network_interface_name, environ)
+    return EnginePlan(
+        backend=backend,
+        role=role_of(env),
+        argv=(),
+        env={**without_inherited(network, environ), RANK_DIR_VARIABLE: directory},
+        hosts=hosts,
+        master=env.master_hostname,
+        master_port=env.master_port,
+        coordinator_port=coordinator_port(env, settings),
+        procs_per_host=per_host,
+        world_size=per_host * len(hosts),
+        rank_dir=directory,
+        host_wait_s=settings.host_wait_s,
+    )

@@ -8,24 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-EFA_INSTANCES = frozenset(
-    {
-        "ml.g4dn.8xlarge",
-        "ml.g4dn.12xlarge",
-        "ml.g5.48xlarge",
-        "ml.p3dn.24xlarge",
-        "ml.p4d.24xlarge",
-        "ml.p4de.24xlarge",
-        "ml.p5.48xlarge",
-        "ml.p5e.48xlarge",
-        "ml.p5en.48xlarge",
-        "ml.trn1.32xlarge",
-        "ml.trn1n.32xlarge",
-        "ml.trn2.48xlarge",
-        "ml.p6-b200.48xlarge",
-        "ml.p6e-gb200.36xlarge",
-    }
-)
 EFA_RDMA_INSTANCES = frozenset(
     {
         "ml.p4d.24xlarge",
@@ -40,6 +22,8 @@ EFA_RDMA_INSTANCES = frozenset(
         "ml.p6e-gb200.36xlarge",
     }
 )
+# Every RDMA type has EFA; these have EFA without GPU-direct RDMA.
+EFA_INSTANCES = EFA_RDMA_INSTANCES | {"ml.g4dn.8xlarge", "ml.g4dn.12xlarge", "ml.g5.48xlarge", "ml.p3dn.24xlarge"}
 
 
 def _table(default: frozenset[str], override: str | None) -> frozenset[str]:

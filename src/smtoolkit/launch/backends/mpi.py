@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import replace
 
-from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError
 from smtoolkit.launch.backends.base import (
     HOST_ENV_VARIABLE,
-    RANK_DIR_VARIABLE,
     RANK_MAIN,
+    EngineInputs,
     EnginePlan,
-    coordinator_port,
+    distributed_plan,
     positive_int,
-    procs_per_host,
-    rank_dir,
-    role_of,
-    without_inherited,
 )
-from smtoolkit.launch.backends.capabilities import engine_network_env
 from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
 
@@ -67,48 +62,23 @@ def custom_options(value: object) -> tuple[list[str], dict[str, str]]:
 
 
 class MpiBackend:
-    def build(
-        self,
-        env: TrainingEnv,
-        entry: EntryPoint,
-        args: list[str],
-        job_env: Mapping[str, str],
-        settings: EngineSettings,
-        environ: Mapping[str, str],
-    ) -> EnginePlan:
-        role = role_of(env)
-        hosts = tuple(env.distribution_hosts)
-        per_host = procs_per_host(env, settings, PER_HOST_HYPERPARAMETER)
+    def build(self, inputs: EngineInputs) -> EnginePlan:
+        env, settings = inputs.env, inputs.settings
+        plan = distributed_plan("mpi", inputs, PER_HOST_HYPERPARAMETER)
         total_raw = env.framework_params.get(TOTAL_HYPERPARAMETER)
-        total = positive_int(total_raw, TOTAL_HYPERPARAMETER) if total_raw is not None else per_host * len(hosts)
+        total = positive_int(total_raw, TOTAL_HYPERPARAMETER) if total_raw is not None else plan.world_size
         options, option_env = custom_options(env.framework_params.get(CUSTOM_HYPERPARAMETER))
-        directory = rank_dir(env)
-        network = engine_network_env(env.resource_config.current_instance_type, env.network_interface_name, environ)
-        engine_env = {**without_inherited(network, environ), **option_env, RANK_DIR_VARIABLE: directory}
-        common = {
-            "backend": "mpi",
-            "role": role,
-            "env": engine_env,
-            "hosts": hosts,
-            "master": env.master_hostname,
-            "master_port": env.master_port,
-            "coordinator_port": coordinator_port(env, settings),
-            "procs_per_host": per_host,
-            "world_size": total,
-            "rank_dir": directory,
-            "ssh_port": settings.ssh_port,
-            "host_wait_s": settings.host_wait_s,
-        }
-        if role == "worker":
-            return EnginePlan(argv=(), sshd_argv=self._sshd(settings, directory), **common)  # type: ignore[arg-type]
-        rank_argv = self._rank_argv(entry, args)
+        plan = replace(plan, env={**plan.env, **option_env}, world_size=total, ssh_port=settings.ssh_port)
+        if plan.role == "worker":
+            return replace(plan, sshd_argv=self._sshd(settings, plan.rank_dir))
+        single = plan.role == "single"
         argv = (
-            *self._mpirun(settings, hosts, per_host, total, env.network_interface_name, role == "single"),
-            *self._forward(environ, job_env, engine_env),
+            *self._mpirun(settings, plan.hosts, plan.procs_per_host, total, env.network_interface_name, single),
+            *self._forward(inputs.environ, inputs.job_env, plan.env),
             *options,
-            *rank_argv,
+            *self._rank_argv(inputs.entry, inputs.args),
         )
-        return EnginePlan(argv=argv, **common)  # type: ignore[arg-type]
+        return replace(plan, argv=argv)
 
     @staticmethod
     def _mpirun(

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from smtoolkit.config.training import TrainingEnv
-from smtoolkit.launch.backends.base import EnginePlan, role_of
-from smtoolkit.launch.backends.settings import EngineSettings
-from smtoolkit.launch.entrypoint import EntryPoint
+from smtoolkit.launch.backends.base import EngineInputs, EnginePlan, Role, role_of
 
 
 class ProcessBackend:
-    def build(
-        self,
-        env: TrainingEnv,
-        entry: EntryPoint,
-        args: list[str],
-        job_env: Mapping[str, str],
-        settings: EngineSettings,
-        environ: Mapping[str, str],
-    ) -> EnginePlan:
-        role = role_of(env)
-        return EnginePlan(
-            backend="process", role="bystander" if role == "bystander" else "single", argv=entry.argv(args)
-        )
+    def build(self, inputs: EngineInputs) -> EnginePlan:
+        role: Role = "bystander" if role_of(inputs.env) == "bystander" else "single"
+        return EnginePlan(backend="process", role=role, argv=inputs.entry.argv(inputs.args))
 
 
 BACKEND = ProcessBackend()
