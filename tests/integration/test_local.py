@@ -33,6 +33,11 @@ def _run(
     return subprocess.run([*LOCAL, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _train_args(work: Path, code: Path, *flags: str) -> list[str]:
+    """`train` of the train.py in `code`, its job trees in `work`, plus `flags`."""
+    return ["train", "--work-dir", str(work), "--entry-point", "train.py", "--source-dir", str(code), *flags]
+
+
 def _described(work: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads((work / "job.json").read_text())
     return result
@@ -89,21 +94,7 @@ def test_two_host_plain_job(tmp_path: Path) -> None:
     (data / "a.csv").write_text("1\n")
     work = tmp_path / "work"
     result = _run(
-        [
-            "train",
-            "--work-dir",
-            str(work),
-            "--job-name",
-            "two-hosts",
-            "--instance-count",
-            "2",
-            "--entry-point",
-            "train.py",
-            "--source-dir",
-            str(code),
-            "--channel",
-            f"train={data}",
-        ]
+        _train_args(work, code, "--job-name", "two-hosts", "--instance-count", "2", "--channel", f"train={data}")
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "algo-1 | hello from algo-1" in result.stdout and "algo-2 | hello from algo-2" in result.stdout
@@ -144,23 +135,8 @@ def test_pipe_mode_two_epochs_plain_and_recordio(tmp_path: Path) -> None:
     (data / "1.txt").write_text("one\n")
     (data / "2.txt").write_text("two\n")
     work = tmp_path / "work"
-    result = _run(
-        [
-            "train",
-            "--work-dir",
-            str(work),
-            "--input-mode",
-            "Pipe",
-            "--entry-point",
-            "train.py",
-            "--source-dir",
-            str(code),
-            "--channel",
-            f"plain={data}",
-            "--channel",
-            f"wrapped={data},record-wrapper=RecordIO",
-        ]
-    )
+    channels = ["--channel", f"plain={data}", "--channel", f"wrapped={data},record-wrapper=RecordIO"]
+    result = _run(_train_args(work, code, "--input-mode", "Pipe", *channels))
     assert result.returncode == 0, result.stdout + result.stderr
     seen = json.loads(_members(Path(_described(work)["ModelArtifacts"]["S3ModelArtifacts"]))["seen.json"])
     assert seen["mode"] == "Pipe"
@@ -187,23 +163,18 @@ def test_sharded_by_s3_key_across_two_hosts(tmp_path: Path, s3_server: S3Server,
     code = _code(tmp_path, SHARD_SCRIPT)
     work = tmp_path / "work"
     result = _run(
-        [
-            "train",
-            "--work-dir",
-            str(work),
+        _train_args(
+            work,
+            code,
             "--job-name",
             "sharded",
             "--instance-count",
             "2",
-            "--entry-point",
-            "train.py",
-            "--source-dir",
-            str(code),
             "--output-path",
             f"s3://{bucket}/out",
             "--channel",
             f"train=s3://{bucket}/data/train,distribution=ShardedByS3Key",
-        ],
+        ),
         extra_env=s3_env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -226,8 +197,7 @@ from smtoolkit import env
 def test_model_and_output_data_dirs_exist_on_every_host_before_the_code_runs(tmp_path: Path) -> None:
     code = _code(tmp_path, NO_MKDIR_SCRIPT)
     work = tmp_path / "work"
-    args = ["train", "--work-dir", str(work), "--instance-count", "2", "--entry-point", "train.py"]
-    result = _run([*args, "--source-dir", str(code)])
+    result = _run(_train_args(work, code, "--instance-count", "2"))
     assert result.returncode == 0, result.stdout + result.stderr
     described = _described(work)
     assert sorted(_members(Path(described["ModelArtifacts"]["S3ModelArtifacts"]))) == ["algo-1.txt", "algo-2.txt"]
@@ -246,7 +216,7 @@ raise ValueError("bad value: 42")
 def test_failing_job_reports_status_reason_and_keeps_artifacts(tmp_path: Path) -> None:
     code = _code(tmp_path, FAILING_SCRIPT)
     work = tmp_path / "work"
-    result = _run(["train", "--work-dir", str(work), "--entry-point", "train.py", "--source-dir", str(code)])
+    result = _run(_train_args(work, code))
     assert result.returncode == 1, result.stdout + result.stderr
     described = _described(work)
     assert described["TrainingJobStatus"] == "Failed"
@@ -350,18 +320,7 @@ time.sleep(60)
 def test_sigint_stops_the_job_and_collects_artifacts(tmp_path: Path) -> None:
     code = _code(tmp_path, STOPPABLE_SCRIPT)
     work = tmp_path / "work"
-    argv = [
-        *LOCAL,
-        "train",
-        "--work-dir",
-        str(work),
-        "--grace-period",
-        "20",
-        "--entry-point",
-        "train.py",
-        "--source-dir",
-        str(code),
-    ]
+    argv = [*LOCAL, *_train_args(work, code, "--grace-period", "20")]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert process.stdout is not None

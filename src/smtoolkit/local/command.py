@@ -7,17 +7,23 @@ added at the end of this file).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from smtoolkit.errors import SmtoolkitError
     from smtoolkit.local.job import JobReport, LocalRunSettings
+
+    SpecT = TypeVar("SpecT", bound=BaseModel)
 
 DEFAULT_WORK_ROOT = Path("smtoolkit-local")
 
@@ -91,10 +97,53 @@ _common_options = [
 ]
 
 
-def _with_common_options(function: Any) -> Any:
+@dataclass(frozen=True)
+class CommonOptions:
+    """The values of `_common_options`, handed to a command as `common`."""
+
+    work_dir: Path | None
+    job_name: str | None
+    instance_count: int | None
+    environment: Sequence[str]
+    max_run: int | None
+    grace_period: float
+    dry_run: bool
+
+
+def _with_common_options(function: Callable[..., None]) -> Callable[..., None]:
+    """Add `_common_options` to a command; its function gets their values as one `common` argument."""
+
+    @functools.wraps(function)
+    def command(*args: Any, **values: Any) -> None:
+        common = CommonOptions(
+            work_dir=values.pop("work_dir"),
+            job_name=values.pop("job_name"),
+            instance_count=values.pop("instance_count"),
+            environment=values.pop("environment"),
+            max_run=values.pop("max_run"),
+            grace_period=values.pop("grace_period"),
+            dry_run=values.pop("dry_run"),
+        )
+        function(*args, common=common, **values)
+
     for option in reversed(_common_options):
-        function = option(function)
-    return function
+        command = option(command)
+    return command
+
+
+def _run_job(
+    job: SpecT, name: str, source: str, common: CommonOptions, run: Callable[[SpecT, LocalRunSettings], JobReport]
+) -> None:
+    """Warn about what is not simulated, then print `job` (--dry-run) or run it, print its summary and exit with
+    its exit code."""
+    _warn_ignored(job, source)
+    if common.dry_run:
+        click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
+        return
+    settings = _settings(common.work_dir, name, common.grace_period)
+    report = run(job, settings)
+    click.echo(_summary(report, settings.work_dir.resolve()))
+    sys.exit(report.exit_code)
 
 
 @local.command("train")
@@ -122,17 +171,7 @@ def _with_common_options(function: Any) -> Any:
 @click.option("--checkpoint-uri", help="CheckpointConfig.S3Uri: a local dir or s3:// prefix.")
 @click.option("--output-path", help="Where model.tar.gz and output.tar.gz go [<work dir>/output].")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME=REGEX", help="A metric definition.")
-def train_command(
-    spec: Path | None,
-    work_dir: Path | None,
-    job_name: str | None,
-    instance_count: int | None,
-    environment: Sequence[str],
-    max_run: int | None,
-    grace_period: float,
-    dry_run: bool,
-    **flags: Any,
-) -> None:
+def train_command(spec: Path | None, common: CommonOptions, **flags: Any) -> None:
     """Run a training job: SPEC is a CreateTrainingJob request (JSON, or YAML with PyYAML), flags win over it."""
     from smtoolkit.errors import SmtoolkitError
     from smtoolkit.local.flags import TrainingFlags, apply_training_flags
@@ -145,34 +184,23 @@ def train_command(
     try:
         raw = resolve_training_paths(read_spec_file(spec), spec.parent) if spec else {}
         options = TrainingFlags(
-            job_name=job_name, instance_count=instance_count, environment=environment, max_run=max_run, **flags
+            job_name=common.job_name,
+            instance_count=common.instance_count,
+            environment=common.environment,
+            max_run=common.max_run,
+            **flags,
         )
-        job = validated(TrainingJobSpec, apply_training_flags(raw, options), str(spec or "the command line"))
-        _warn_ignored(job, str(spec or "the command line"))
-        if dry_run:
-            click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
-            return
-        settings = _settings(work_dir, job.training_job_name, grace_period)
-        report = run_local_training(job, settings)
+        source = str(spec or "the command line")
+        job = validated(TrainingJobSpec, apply_training_flags(raw, options), source)
+        _run_job(job, job.training_job_name, source, common, run_local_training)
     except SmtoolkitError as error:
         _fail(error)
-    click.echo(_summary(report, settings.work_dir.resolve()))
-    sys.exit(report.exit_code)
 
 
 @local.command("process")
 @click.argument("spec", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @_with_common_options
-def process_command(
-    spec: Path,
-    work_dir: Path | None,
-    job_name: str | None,
-    instance_count: int | None,
-    environment: Sequence[str],
-    max_run: int | None,
-    grace_period: float,
-    dry_run: bool,
-) -> None:
+def process_command(spec: Path, common: CommonOptions) -> None:
     """Run a processing job: SPEC is a CreateProcessingJob request (JSON, or YAML with PyYAML); the
     ContainerEntrypoint + ContainerArguments run under `smtoolkit process` on each host."""
     from smtoolkit.errors import SmtoolkitError
@@ -185,26 +213,20 @@ def process_command(
     configure_logging("INFO")
     try:
         raw = resolve_processing_paths(read_spec_file(spec), spec.parent)
-        if job_name:
-            raw["ProcessingJobName"] = job_name
-        if instance_count is not None:
-            raw.setdefault("ProcessingResources", {}).setdefault("ClusterConfig", {})["InstanceCount"] = instance_count
-        for pair in environment:
+        if common.job_name:
+            raw["ProcessingJobName"] = common.job_name
+        if common.instance_count is not None:
+            cluster = raw.setdefault("ProcessingResources", {}).setdefault("ClusterConfig", {})
+            cluster["InstanceCount"] = common.instance_count
+        for pair in common.environment:
             key, value = split_pair(pair, "--env")
             raw.setdefault("Environment", {})[key] = value
-        if max_run is not None:
-            raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = max_run
+        if common.max_run is not None:
+            raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = common.max_run
         job = validated(ProcessingJobSpec, raw, str(spec))
-        _warn_ignored(job, str(spec))
-        if dry_run:
-            click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
-            return
-        settings = _settings(work_dir, job.processing_job_name, grace_period)
-        report = run_local_processing(job, settings)
+        _run_job(job, job.processing_job_name, str(spec), common, run_local_processing)
     except SmtoolkitError as error:
         _fail(error)
-    click.echo(_summary(report, settings.work_dir.resolve()))
-    sys.exit(report.exit_code)
 
 
 def _register_transform() -> None:

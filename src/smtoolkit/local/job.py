@@ -20,7 +20,7 @@ from smtoolkit.errors import ConfigError
 from smtoolkit.local.metrics import MetricCollector
 from smtoolkit.local.runner import RunOutcome
 from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
-from smtoolkit.paths import BASE_DIR_VARIABLE
+from smtoolkit.paths import BASE_DIR_VARIABLE, JobPaths
 
 MARKER = ".smtoolkit-local"
 FAILURE_REASON_CHARS = 1024
@@ -152,6 +152,12 @@ def status_of(outcome: RunOutcome) -> tuple[str, str, int]:
     if failure is not None:
         return "Failed", "Failed", failure.exit_code if 0 < failure.exit_code < 256 else 1
     return "Completed", "Completed", 0
+
+
+def local_hosts(outcome: RunOutcome, trees: Mapping[str, JobPaths]) -> dict[str, dict[str, Any]]:
+    """The description's `LocalHosts`: each host's tree and exit code (None for a host that never exited)."""
+    exits = {item.host: item.exit_code for item in outcome.exits}
+    return {host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()}
 
 
 def scrubbed_names(environ: Mapping[str, str]) -> list[str]:

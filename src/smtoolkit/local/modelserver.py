@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import signal
 import subprocess
 import threading
@@ -18,8 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from smtoolkit.errors import LaunchError
-from smtoolkit.local.runner import LineSink, descendants, kill_all_of, relay_lines
+from smtoolkit.local.runner import HostLaunch, LineSink, descendants, exit_code_of, kill_all_of, start_relayed
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +30,7 @@ class ModelServer:
     """One serve process; `start()`, then `stop()` (always, also after a failure)."""
 
     def __init__(self, host: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path, sink: LineSink) -> None:
-        self.host, self._argv, self._env, self._cwd, self._sink = host, argv, env, cwd, sink
+        self.host, self._launch, self._sink = host, HostLaunch(host, argv, env, cwd), sink
         self._process: subprocess.Popen[bytes] | None = None
         self._relay: threading.Thread | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -43,27 +41,8 @@ class ModelServer:
         self._sink(host, line)
 
     def start(self) -> None:
-        read_fd, write_fd = os.pipe()
-        try:
-            self._process = subprocess.Popen(
-                list(self._argv),
-                env=dict(self._env),
-                cwd=self._cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            os.close(read_fd)
-            raise LaunchError(f"cannot start the model server ({self._argv[0]!r}): {exc}") from exc
-        finally:
-            os.close(write_fd)
+        self._process, self._relay = start_relayed(self._launch, self._on_line, "the model server")
         log.info("model server started on host %s (pid %d)", self.host, self._process.pid)
-        self._relay = threading.Thread(
-            target=relay_lines, args=(self.host, read_fd, self._on_line), name=f"relay-{self.host}", daemon=True
-        )
-        self._relay.start()
 
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -72,7 +51,7 @@ class ModelServer:
     def exit_code(self) -> int | None:
         """None while running; 128+N when killed by signal N."""
         code = None if self._process is None else self._process.poll()
-        return None if code is None else (128 - code if code < 0 else code)
+        return None if code is None else exit_code_of(code)
 
     def tail(self) -> str:
         """The server's last lines of output (for a failure reason)."""

@@ -19,6 +19,7 @@ from smtoolkit.local.job import (
     JobReport,
     LocalRunSettings,
     host_environment,
+    local_hosts,
     prepare_work_dir,
     read_reason,
     status_of,
@@ -71,8 +72,7 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
     work_dir = settings.work_dir.resolve()
     prepare_work_dir(work_dir)
     store = ObjectStore(settings.environ)
-    region = settings.environ.get("AWS_REGION") or settings.environ.get("AWS_DEFAULT_REGION")
-    arn = job_arn("processing-job", spec.processing_job_name, region)
+    arn = job_arn("processing-job", spec.processing_job_name, settings.environ)
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
     for host, paths in trees.items():
         write_processing_tree(spec, paths, host, arn)
@@ -117,15 +117,12 @@ def _report(spec: ProcessingJobSpec, outcome: RunOutcome, trees: dict[str, JobPa
     reason = None
     if status == "Failed" and failure is not None:
         reason = f"AlgorithmError: host {failure.host} exited with code {failure.exit_code}"
-    exits = {item.host: item.exit_code for item in outcome.exits}
     details = {
         "ProcessingJobArn": arn,
         "ExitMessage": exit_message,
         "ProcessingOutputConfig": {
             "Outputs": [item.model_dump(by_alias=True) for item in spec.processing_output_config.outputs]
         },
-        "LocalHosts": {
-            host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()
-        },
+        "LocalHosts": local_hosts(outcome, trees),
     }
     return JobReport("ProcessingJob", spec.processing_job_name, status, secondary, exit_code, reason, details)

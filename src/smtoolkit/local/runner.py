@@ -71,6 +71,11 @@ def relay_lines(host: str, source: int, sink: LineSink) -> None:
         sink(host, pending + b"\n")
 
 
+def exit_code_of(returncode: int) -> int:
+    """A process's exit code as a container reports it: 128+N when killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 def descendants(pid: int) -> list[int]:
     import psutil
 
@@ -105,7 +110,7 @@ class _Job:
         for host, process in self.running().items():
             code = process.poll()
             if code is not None:
-                self.exits.append(HostExit(host, 128 - code if code < 0 else code))
+                self.exits.append(HostExit(host, exit_code_of(code)))
                 log.info("host %s exited with code %d", host, self.exits[-1].exit_code)
                 if self.exits[-1].exit_code != 0 and self.stop_reason is None:
                     self.stop("host_failed")
@@ -183,6 +188,17 @@ def run_hosts(
 
 
 def _start(job: _Job, launch: HostLaunch, on_line: LineSink) -> threading.Thread:
+    process, relay = start_relayed(launch, on_line, f"host {launch.host}")
+    job.processes[launch.host] = process
+    log.info("host %s started (pid %d)", launch.host, process.pid)
+    return relay
+
+
+def start_relayed(launch: HostLaunch, on_line: LineSink, what: str) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """Start `launch` in its own session, its stdout and stderr relayed to `on_line` by a daemon thread (started).
+
+    `what` names it in the LaunchError raised when it cannot start.
+    """
     read_fd, write_fd = os.pipe()
     try:
         process = subprocess.Popen(
@@ -196,12 +212,11 @@ def _start(job: _Job, launch: HostLaunch, on_line: LineSink) -> threading.Thread
         )
     except OSError as exc:
         os.close(read_fd)
-        raise LaunchError(f"cannot start host {launch.host} ({launch.argv[0]!r}): {exc}") from exc
+        raise LaunchError(f"cannot start {what} ({launch.argv[0]!r}): {exc}") from exc
     finally:
         os.close(write_fd)
-    job.processes[launch.host] = process
-    log.info("host %s started (pid %d)", launch.host, process.pid)
-    thread = threading.Thread(target=relay_lines, args=(launch.host, read_fd, on_line), name=f"relay-{launch.host}")
-    thread.daemon = True
-    thread.start()
-    return thread
+    relay = threading.Thread(
+        target=relay_lines, args=(launch.host, read_fd, on_line), name=f"relay-{launch.host}", daemon=True
+    )
+    relay.start()
+    return process, relay

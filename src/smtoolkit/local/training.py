@@ -19,6 +19,7 @@ from smtoolkit.local.job import (
     JobReport,
     LocalRunSettings,
     host_environment,
+    local_hosts,
     prepare_work_dir,
     read_reason,
     status_of,
@@ -87,8 +88,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
     metrics = MetricCollector([(item.name, item.regex) for item in spec.algorithm_specification.metric_definitions])
     output = HostOutput(settings.output, work_dir, metrics)
     writers: list[PipeWriter] = []
-    region = settings.environ.get("AWS_REGION") or settings.environ.get("AWS_DEFAULT_REGION")
-    arn = job_arn("training-job", spec.training_job_name, region)
+    arn = job_arn("training-job", spec.training_job_name, settings.environ)
     platform_env = {"TRAINING_JOB_NAME": spec.training_job_name, "TRAINING_JOB_ARN": arn}
     launches = [
         HostLaunch(
@@ -144,16 +144,13 @@ def _report(
         reason = read_reason(trees[failure.host].failure_file) or (
             f"AlgorithmError: host {failure.host} exited with code {failure.exit_code} and wrote no output/failure"
         )
-    exits = {item.host: item.exit_code for item in outcome.exits}
     details = {
         "TrainingJobArn": arn,
         "ModelArtifacts": {"S3ModelArtifacts": packed.model},
         "OutputDataConfig": {"S3OutputPath": output_path},
         "LocalOutputArtifacts": packed.output,
         "FinalMetricDataList": metrics.final_metric_data(),
-        "LocalHosts": {
-            host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()
-        },
+        "LocalHosts": local_hosts(outcome, trees),
     }
     table = metrics.table() if metrics.defined else None
     return JobReport("TrainingJob", spec.training_job_name, status, secondary, exit_code, reason, details, table)

@@ -134,7 +134,7 @@ def run_local_transform(
                 run.server_tail = server.tail()
             output.close()
     run.ended = time.time()
-    region = settings.environ.get("AWS_REGION") or settings.environ.get("AWS_DEFAULT_REGION")
-    report = describe_transform(spec, request, run, job_arn("transform-job", spec.transform_job_name, region), paths)
+    arn = job_arn("transform-job", spec.transform_job_name, settings.environ)
+    report = describe_transform(spec, request, run, arn, paths)
     report.write(work_dir / "job.json")
     return report

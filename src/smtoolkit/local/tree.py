@@ -10,6 +10,7 @@ not resolve here.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ def in_tree(platform_path: str, paths: JobPaths) -> Path:
     return path
 
 
-def job_arn(kind: str, name: str, region: str | None) -> str:
+def job_arn(kind: str, name: str, environ: Mapping[str, str]) -> str:
+    """The job's ARN, in the region AWS_REGION (else AWS_DEFAULT_REGION) names, `local` when neither is set."""
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     return f"arn:aws:sagemaker:{region or 'local'}:{ACCOUNT}:{kind}/{name.lower()}"
 
 

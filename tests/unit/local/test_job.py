@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from smtoolkit.errors import ConfigError
-from smtoolkit.local.job import MARKER, host_environment, prepare_work_dir, status_of
+from smtoolkit.errors import ConfigError, LaunchError
+from smtoolkit.local.job import MARKER, host_environment, local_hosts, prepare_work_dir, status_of
+from smtoolkit.local.modelserver import ModelServer
 from smtoolkit.local.runner import HostExit, HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.tree import host_paths, job_arn
 
 
 def test_prepare_work_dir_refuses_foreign_dirs_and_cleans_its_own(tmp_path: Path) -> None:
@@ -90,3 +92,34 @@ def test_runner_escalates_to_sigkill_after_the_grace_period_on_max_runtime(tmp_p
     assert time.monotonic() - started < 8
     assert outcome.stop_reason == "max_runtime" and outcome.escalated
     assert outcome.exits == (HostExit("algo-1", 128 + signal.SIGKILL),)
+
+
+def test_a_host_or_server_that_cannot_start_is_named_with_its_program(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-program")
+    with pytest.raises(LaunchError, match=rf"cannot start host algo-1 \('{missing}'\)"):
+        run_hosts([HostLaunch("algo-1", (missing,), {}, tmp_path)], lambda host, line: None)
+    server = ModelServer("algo-1", (missing,), {}, tmp_path, lambda host, line: None)
+    with pytest.raises(LaunchError, match=rf"cannot start the model server \('{missing}'\)"):
+        server.start()
+    assert server.stop(1.0) is None
+
+
+def test_local_hosts_gives_every_tree_and_none_for_a_host_that_never_exited(tmp_path: Path) -> None:
+    trees = {host: host_paths(tmp_path, host) for host in ("algo-1", "algo-2")}
+    outcome = RunOutcome((HostExit("algo-2", 3),), "host_failed", None, False)
+    assert local_hosts(outcome, trees) == {
+        "algo-1": {"BaseDir": str(tmp_path / "algo-1"), "ExitCode": None},
+        "algo-2": {"BaseDir": str(tmp_path / "algo-2"), "ExitCode": 3},
+    }
+
+
+@pytest.mark.parametrize(
+    ("environ", "region"),
+    [
+        ({"SAGEMAKER_REGION": "ignored"}, "local"),
+        ({"AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),
+        ({"AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "eu-west-1"}, "us-east-2"),
+    ],
+)
+def test_job_arn_takes_the_region_from_the_environment(environ: dict[str, str], region: str) -> None:
+    assert job_arn("training-job", "My-Job", environ) == f"arn:aws:sagemaker:{region}:000000000000:training-job/my-job"
