@@ -90,6 +90,7 @@ class OrderedAssembler:
             self.outcome.bytes_in += size
             self.outcome.bytes_out += len(output)
             self.next_seq += 1
+            del output  # written: not kept past its slot
             self.release(1)
         if self.total is not None and self.next_seq == self.total:
             self.outcome.location = self.writer.commit()

@@ -19,6 +19,8 @@ from smtoolkit.transform.split import read_whole, split_records, too_large
 
 Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
 STREAM_CHUNK = 1024 * 1024
+READ_STEP = 1024 * 1024
+Body = bytes | bytearray | Callable[[], Iterator[bytes]]
 
 
 @dataclass
@@ -26,42 +28,64 @@ class Batch:
     """One request: `body` bytes, or a function giving the body's chunks (streamed, chunked encoding)."""
 
     seq: int
-    body: bytes | Callable[[], Iterator[bytes]]
+    body: Body
     records: int
     size: int
     sources: list[Any] | None = field(default=None, repr=False)  # decoded inputs, for DataProcessing
 
+    def discard(self) -> None:
+        """Drop the body and the decoded inputs once answered, before the batch's window slot can be reused."""
+        self.body, self.sources = b"", None
 
-def _read_full(stream: BinaryIO, size: int) -> bytes:
-    data = stream.read(size)
-    while 0 < len(data) < size and (more := stream.read(size - len(data))):
-        data += more
-    return data
+
+def _fill(stream: BinaryIO, view: memoryview) -> int:
+    """Read into `view` until it is full or the stream ends; the number of bytes read. Each read asks for at
+    most READ_STEP bytes: a stream without its own readinto (GzipFile) reads that much, then copies it."""
+    readinto = getattr(stream, "readinto", None)
+    filled = 0
+    while filled < len(view):
+        part = view[filled : filled + READ_STEP]
+        if readinto is not None:
+            got = readinto(part) or 0
+        else:
+            data = stream.read(len(part))
+            got = len(data)
+            part[:got] = data
+        if not got:
+            break
+        filled += got
+    return filled
 
 
 def _chunked(body: bytes) -> Callable[[], Iterator[bytes]]:
     return lambda: iter((body,))
 
 
-def pack_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[bytes, int]]:
+def pack_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[bytearray, int]]:
     """MultiRecord for Line without DataProcessing, in big reads: (body, records) cut at the last newline
-    that keeps the body within `limit`; the same bodies as packing line by line, much faster."""
-    carry, lookahead = b"", b""  # carry: the start of a line, shorter than the limit, with no newline
+    that keeps the body within `limit`; the same bodies as packing line by line, much faster.
+
+    Each body is its own buffer, read into in place and never copied: a batch costs `limit` bytes (plus the
+    start of its last line, carried to the next body), whatever the stream."""
+    carry = b""  # the start of a line, shorter than the limit, with no newline
     while True:
-        wanted = limit - len(carry)
-        chunk = lookahead + _read_full(stream, wanted - len(lookahead))
-        lookahead = stream.read(1) if len(chunk) == wanted else b""
-        if not lookahead:  # the end of the file: what is left fits
-            if carry or chunk:
-                body = carry + chunk
+        body = bytearray(limit + 1)  # the byte past the limit says whether the stream goes on
+        body[: len(carry)] = carry
+        with memoryview(body) as view:
+            filled = len(carry) + _fill(stream, view[len(carry) :])
+        if filled <= limit:  # the end of the stream: what is left fits
+            if filled:
+                del body[filled:]
                 yield body, body.count(b"\n") + (not body.endswith(b"\n"))
             return
-        cut = chunk.rfind(b"\n")
+        cut = body.rfind(b"\n", 0, limit)
         if cut == -1:
             raise too_large(limit + 1, limit)
-        body = carry + memoryview(chunk)[: cut + 1]
+        with memoryview(body) as view:
+            carry = bytes(view[cut + 1 :])
+        del body[cut + 1 :]
         yield body, body.count(b"\n")
-        carry = chunk[cut + 1 :]
+        del body  # the batch's now: not kept while the next one is read
 
 
 def pack(records: Iterable[tuple[bytes, Any]], limit: int) -> Iterator[tuple[list[bytes], list[Any]]]:
@@ -157,8 +181,9 @@ class Batcher:
         elif limit is None and not processor.active:
             yield self._streamed(opener)
         elif settings.split_type == "Line" and not processor.active and limit:
-            for seq, (body, count) in enumerate(pack_lines(stream, limit)):
-                yield Batch(seq, body, count, len(body))
+            for seq, (buffer, count) in enumerate(pack_lines(stream, limit)):
+                yield Batch(seq, buffer, count, len(buffer))
+                del buffer  # dropped by the batch once answered; a reference here would outlive the slot
         else:
             for seq, (parts, sources) in enumerate(pack(self._records(stream, single=False), limit or 1 << 62)):
                 body = b"".join(parts)

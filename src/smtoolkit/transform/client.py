@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 PING_TIMEOUT_S = 2.0  # the platform's /ping timeout
 RETRY_BACKOFF_S = 0.2
 ERROR_BODY_CHARS = 300
-Body = bytes | Callable[[], Iterator[bytes]]
+Body = bytes | bytearray | Callable[[], Iterator[bytes]]
 
 
 class InvocationError(SmtoolkitError):

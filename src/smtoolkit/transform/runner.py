@@ -4,7 +4,10 @@ thread hands results to each file's OrderedAssembler, which writes them in input
 next request while the last answer is being written).
 
 Memory stays flat: at most `window` batches (default 2 x concurrency) exist between the producer and the
-written outputs, whatever the input size and however the server orders its answers.
+written outputs, whatever the input size and however the server orders its answers. A slot of the window is
+taken before its batch is read (the producer never holds a batch of its own while it waits), a body is dropped
+as soon as it is answered, and no thread keeps a reference to a batch or an output once its slot is given
+back: the bodies in memory are at most `window` x MaxPayloadInMB.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from smtoolkit.transform.sinks import OutputSink, make_sink
 logger = logging.getLogger(__name__)
 
 WorkItem = tuple[OrderedAssembler, Batch]
+Result = tuple[OrderedAssembler, int, int, int, bytes]  # assembler, seq, records, size, output
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class TransformRun:
         self.batcher = Batcher(settings, self.processor)
         self.window = threading.Semaphore(settings.window)
         self.work: queue.Queue[WorkItem | None] = queue.Queue()
-        self.results: queue.Queue[tuple[OrderedAssembler, Batch, bytes] | None] = queue.Queue()
+        self.results: queue.Queue[Result | None] = queue.Queue()
         self.stopping = threading.Event()
         self.outcomes: list[FileOutcome] = []
         self.outcomes_lock = threading.Lock()
@@ -90,28 +94,48 @@ class TransformRun:
         client = InvocationClient(self.endpoint.host, self.endpoint.port, s.timeout_s, self._headers(), s.max_retries)
         try:
             while (item := self.work.get()) is not None:
-                assembler, batch = item
-                if assembler.done or self.stopping.is_set():
-                    assembler.fail("the job was interrupted")
-                    continue
-                try:
-                    output = self._output(batch, client.invoke(batch.body))
-                except SmtoolkitError as exc:
-                    assembler.fail(f"batch {batch.seq + 1} ({batch.records} records): {exc}")
-                    continue
-                except Exception as exc:  # noqa: BLE001 - one file fails, never the worker
-                    logger.exception("Unexpected error in batch %d of %s", batch.seq + 1, assembler.outcome.file.uri)
-                    assembler.fail(f"batch {batch.seq + 1}: unexpected {type(exc).__name__}: {exc}")
-                    continue
-                self.results.put((assembler, batch, output))  # written by _writer: this worker sends on
+                self._invoke(client, *item)
+                del item  # the batch is not kept while this worker waits for the next one
         finally:
             client.close()
 
+    def _invoke(self, client: InvocationClient, assembler: OrderedAssembler, batch: Batch) -> None:
+        if assembler.done or self.stopping.is_set():
+            batch.discard()
+            assembler.fail("the job was interrupted")
+            return
+        try:
+            output = self._output(batch, client.invoke(batch.body))
+        except SmtoolkitError as exc:
+            batch.discard()
+            assembler.fail(f"batch {batch.seq + 1} ({batch.records} records): {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - one file fails, never the worker
+            batch.discard()
+            logger.exception("Unexpected error in batch %d of %s", batch.seq + 1, assembler.outcome.file.uri)
+            assembler.fail(f"batch {batch.seq + 1}: unexpected {type(exc).__name__}: {exc}")
+            return
+        batch.discard()  # answered: only the output goes on, and this worker sends its next batch
+        self.results.put((assembler, batch.seq, batch.records, batch.size, output))
+
     def _writer(self) -> None:
         while (item := self.results.get()) is not None:
-            assembler, batch, output = item
-            assembler.deliver(batch.seq, output, batch.records, batch.size)
-            self.progress.batch_done(batch.records, batch.size)
+            assembler, seq, records, size, output = item
+            del item
+            assembler.deliver(seq, output, records, size)
+            del output  # written (its slot given back) or pending in the assembler: not kept here
+            self.progress.batch_done(records, size)
+
+    def _next_batch(self, batches: Iterator[Batch]) -> Batch | None:
+        """The next batch, its window slot already held; None (the slot given back) at the end."""
+        try:
+            batch = next(batches, None)
+        except BaseException:
+            self.window.release()
+            raise
+        if batch is None:
+            self.window.release()
+        return batch
 
     def _produce(self, file: InputFile, sink: OutputSink) -> None:
         assembler = OrderedAssembler(
@@ -120,12 +144,16 @@ class TransformRun:
         count = 0
         try:
             with self._open(file) as stream:
-                for batch in self.batcher.batches(stream, lambda: self._open(file)):
-                    self.window.acquire()
+                batches = self.batcher.batches(stream, lambda: self._open(file))
+                while True:
+                    self.window.acquire()  # before the batch is read: never more than `window` bodies
                     if assembler.done or self.stopping.is_set():
                         self.window.release()
                         return
+                    if (batch := self._next_batch(batches)) is None:
+                        break
                     self.work.put((assembler, batch))
+                    del batch  # the workers own it; a reference here would outlive its slot
                     count += 1
         except (SmtoolkitError, OSError, EOFError, ValueError, zlib.error) as exc:  # EOFError: a truncated gzip
             assembler.fail(f"reading {file.uri}: {exc}", holds_slot=False)

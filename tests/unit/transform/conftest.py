@@ -47,4 +47,4 @@ def batches(data: bytes, settings: JobSettings, limit: int | None = None) -> lis
 
 
 def bodies(found: list[Batch]) -> list[bytes]:
-    return [b"".join(batch.body()) if callable(batch.body) else batch.body for batch in found]
+    return [b"".join(batch.body()) if callable(batch.body) else bytes(batch.body) for batch in found]
