@@ -1,7 +1,5 @@
-"""`smtoolkit local train|process` end to end: real host processes, real FIFOs, a real S3 server on loopback.
-
-2-host torch.distributed belongs to the multi-host engines' tests (run later through `local train` once those
-engines land); here the 2-host job is a plain one.
+"""`smtoolkit local train|process` end to end: real host processes, real FIFOs, a real S3 server on loopback,
+and a real 2-host torch.distributed (gloo) job whose hosts reach each other through SMTOOLKIT_HOST_ADDRESSES.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.s3server import S3Server
+from tests.s3server import S3Server, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +111,46 @@ def test_two_host_plain_job(tmp_path: Path) -> None:
     assert resources["instance_groups"] == [
         {"instance_group_name": "homogeneousCluster", "instance_type": "local", "hosts": ["algo-1", "algo-2"]}
     ]
+
+
+TORCH_SCRIPT = """
+import json, os
+import torch
+import torch.distributed as dist
+from smtoolkit import env
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+total = torch.tensor([float(rank + 1)])
+dist.all_reduce(total)
+expected = world * (world + 1) / 2
+assert total.item() == expected, (rank, total.item(), expected)
+result = {"host": env.current_host, "world": world, "sum": total.item(), "master": os.environ["MASTER_ADDR"]}
+env.output_data_dir.mkdir(parents=True, exist_ok=True)
+(env.output_data_dir / f"rank-{rank}.json").write_text(json.dumps(result))
+if rank == 0:
+    env.model_dir.mkdir(parents=True, exist_ok=True)
+    (env.model_dir / "model.json").write_text(json.dumps({"world": world, "sum": total.item(),
+                                                          "sm_master_addr": os.environ["SM_MASTER_ADDR"]}))
+dist.destroy_process_group()
+"""
+
+
+def test_two_host_torch_distributed_job(tmp_path: Path) -> None:
+    code = _code(tmp_path, TORCH_SCRIPT)
+    work = tmp_path / "work"
+    flags = ["--instance-count", "2", "--hyperparameter", "sagemaker_torch_distributed_enabled=true"]
+    flags += ["--env", f"SM_MASTER_PORT={free_port()}"]
+    extra = {"SMTOOLKIT_NPROC_PER_HOST": "2", "SMTOOLKIT_COORDINATOR_PORT": str(free_port())}
+    result = _run(_train_args(work, code, "--job-name", "torch-ddp", *flags), extra, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ranks = {name: json.loads(data) for name, data in _members(Path(_described(work)["LocalOutputArtifacts"])).items()}
+    assert ranks == {
+        f"rank-{rank}.json": {"host": f"algo-{rank // 2 + 1}", "world": 4, "sum": 10.0, "master": "127.0.0.1"}
+        for rank in range(4)
+    }
+    model = json.loads(_members(Path(_described(work)["ModelArtifacts"]["S3ModelArtifacts"]))["model.json"])
+    assert model == {"world": 4, "sum": 10.0, "sm_master_addr": "127.0.0.1"}
+    assert all((work / host / "output" / "success").exists() for host in ("algo-1", "algo-2"))
 
 
 PIPE_SCRIPT = """

@@ -4,7 +4,8 @@ Encoding of every value: str as it is, None as "", anything else compact JSON wi
 Deliberate differences from 5.1.4, each a defect there: SM_MODULE_NAME is "" (not "None") without an entry
 point, `is_modelparallel_enabled` is a bool (never null), SAGEMAKER_REGION honours AWS_REGION, SM_LOG_LEVEL
 follows SAGEMAKER_CONTAINER_LOG_LEVEL / SM_LOG_LEVEL, SM_NUM_CPUS honours CPU affinity and cgroup quota.
-Added: SM_HOST_COUNT, SM_CURRENT_HOST_RANK, SM_MASTER_ADDR, SM_MASTER_PORT.
+Added: SM_HOST_COUNT, SM_CURRENT_HOST_RANK, SM_MASTER_ADDR (the master's address from SMTOOLKIT_HOST_ADDRESSES
+when given, else its host name; SM_TRAINING_ENV's master_hostname stays the name), SM_MASTER_PORT.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def to_env_vars(env: TrainingEnv, argv_style: ArgvStyle = "python") -> dict[str,
         "SM_TRAINING_ENV": values,
         "SM_HOST_COUNT": env.host_count,
         "SM_CURRENT_HOST_RANK": env.host_rank,
-        "SM_MASTER_ADDR": env.master_hostname,
+        "SM_MASTER_ADDR": env.master_addr,
         "SM_MASTER_PORT": env.master_port,
         "CURRENT_HOST": env.current_host,
         "SAGEMAKER_JOB_NAME": env.job_name,

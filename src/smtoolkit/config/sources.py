@@ -45,6 +45,8 @@ SM_PLAIN_VARIABLES = {
     "SM_MASTER_PORT": "master_port",
 }
 CHANNEL_PREFIX = "SM_CHANNEL_"
+# host name -> address, for hosts whose names do not resolve (a local job's hosts, all on loopback).
+HOST_ADDRESSES_VARIABLE = "SMTOOLKIT_HOST_ADDRESSES"
 
 
 class Source(Protocol):
@@ -143,7 +145,22 @@ class SageMakerVariablesSource(_VariablesSource):
         region = env.get("AWS_REGION") or env.get("SAGEMAKER_REGION")
         if region:
             values["region"] = region
+        if env.get(HOST_ADDRESSES_VARIABLE):
+            values["host_addresses"] = host_addresses(env[HOST_ADDRESSES_VARIABLE])
         return values
+
+
+def host_addresses(text: str) -> dict[str, str]:
+    """SMTOOLKIT_HOST_ADDRESSES: a JSON object of host name -> address (an IP or a name that resolves)."""
+    raw = parse_json_text(text, HOST_ADDRESSES_VARIABLE, dict)
+    problems = [
+        Problem(HOST_ADDRESSES_VARIABLE, f"expected a non-empty address string, got {address!r}", field=host)
+        for host, address in raw.items()
+        if not isinstance(address, str) or not address.strip()
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return {host: address.strip() for host, address in raw.items()}
 
 
 class JobFilesSource:

@@ -82,6 +82,8 @@ class TrainingEnv(BaseModel):
     job_name: str | None = None
     region: str | None = None
     master_port: int = DEFAULT_MASTER_PORT
+    # SMTOOLKIT_HOST_ADDRESSES: where hosts whose names do not resolve can be reached (a local job's hosts).
+    host_addresses: dict[str, str] = Field(default_factory=dict)
 
     reported_num_cpus: int | None = None
     reported_num_gpus: int | None = None
@@ -164,6 +166,15 @@ class TrainingEnv(BaseModel):
     @property
     def master_hostname(self) -> str:
         return master_hostname(self.resource_config, self.distribution_hosts)
+
+    @property
+    def master_addr(self) -> str:
+        """Where the master host is reached: its address from SMTOOLKIT_HOST_ADDRESSES, else its name."""
+        return self.address_of(self.master_hostname)
+
+    def address_of(self, host: str) -> str:
+        """A host's address from SMTOOLKIT_HOST_ADDRESSES, else the host name itself (resolved by DNS)."""
+        return self.host_addresses.get(host, host)
 
     @property
     def is_master(self) -> bool:

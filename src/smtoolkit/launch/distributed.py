@@ -98,7 +98,7 @@ def _supervise(
 def _master(
     plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, environ: Mapping[str, str], stops: _StopRequests
 ) -> Message:
-    wait_for_names(engine.hosts, engine.host_wait_s, stops.external)
+    wait_for_names([engine.address_of(host) for host in engine.hosts], engine.host_wait_s, stops.external)
     coordinator = Coordinator(list(engine.hosts), engine.coordinator_port, on_abort=stops.stop_engine)
     try:
         if engine.backend == "mpi" and not _workers_ready(engine, stops):
@@ -129,7 +129,7 @@ def _workers_ready(engine: EnginePlan, stops: _StopRequests) -> bool:
     try:
         for host in engine.hosts[1:]:
             what = f"sshd on the MPI workers ({host})"
-            wait_for_port(host, engine.ssh_port, engine.host_wait_s, what, stops.external)
+            wait_for_port(engine.address_of(host), engine.ssh_port, engine.host_wait_s, what, stops.external)
     except LaunchError:
         if stops.external() is None:
             raise
@@ -163,7 +163,7 @@ def _worker(
         (rank_dir / HOST_ENV_FILE).write_text(json.dumps({"env": host_env, "cwd": str(plan.cwd)}), encoding="utf-8")
     client = CoordinatorClient(
         host,
-        engine.master,
+        engine.master_addr,
         engine.coordinator_port,
         engine.host_wait_s,
         on_abort=stops.stop_engine,

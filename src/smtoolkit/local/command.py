@@ -68,12 +68,12 @@ def _summary(report: JobReport, work_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _settings(work_dir: Path | None, name: str, grace_period: float) -> LocalRunSettings:
+def _settings(work_dir: Path | None, name: str, grace_period: float, image: str | None = None) -> LocalRunSettings:
     import os
 
     from smtoolkit.local.job import LocalRunSettings  # noqa: F811 - lazily
 
-    return LocalRunSettings(work_dir or DEFAULT_WORK_ROOT / name, os.environ, grace_period)
+    return LocalRunSettings(work_dir or DEFAULT_WORK_ROOT / name, os.environ, grace_period, image=image)
 
 
 _common_options = [
@@ -132,7 +132,12 @@ def _with_common_options(function: Callable[..., None]) -> Callable[..., None]:
 
 
 def _run_job(
-    job: SpecT, name: str, source: str, common: CommonOptions, run: Callable[[SpecT, LocalRunSettings], JobReport]
+    job: SpecT,
+    name: str,
+    source: str,
+    common: CommonOptions,
+    run: Callable[[SpecT, LocalRunSettings], JobReport],
+    image: str | None = None,
 ) -> None:
     """Warn about what is not simulated, then print `job` (--dry-run) or run it, print its summary and exit with
     its exit code."""
@@ -140,7 +145,7 @@ def _run_job(
     if common.dry_run:
         click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
         return
-    settings = _settings(common.work_dir, name, common.grace_period)
+    settings = _settings(common.work_dir, name, common.grace_period, image)
     report = run(job, settings)
     click.echo(_summary(report, settings.work_dir.resolve()))
     sys.exit(report.exit_code)
@@ -171,7 +176,12 @@ def _run_job(
 @click.option("--checkpoint-uri", help="CheckpointConfig.S3Uri: a local dir or s3:// prefix.")
 @click.option("--output-path", help="Where model.tar.gz and output.tar.gz go [<work dir>/output].")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME=REGEX", help="A metric definition.")
-def train_command(spec: Path | None, common: CommonOptions, **flags: Any) -> None:
+@click.option(
+    "--image",
+    help="Run each host's container side in this image (`docker run IMAGE train`, ENTRYPOINT smtoolkit) "
+    "instead of in-process; needs a reachable Docker engine (DOCKER_HOST).",
+)
+def train_command(spec: Path | None, common: CommonOptions, image: str | None, **flags: Any) -> None:
     """Run a training job: SPEC is a CreateTrainingJob request (JSON, or YAML with PyYAML), flags win over it."""
     from smtoolkit.errors import SmtoolkitError
     from smtoolkit.local.flags import TrainingFlags, apply_training_flags
@@ -192,7 +202,7 @@ def train_command(spec: Path | None, common: CommonOptions, **flags: Any) -> Non
         )
         source = str(spec or "the command line")
         job = validated(TrainingJobSpec, apply_training_flags(raw, options), source)
-        _run_job(job, job.training_job_name, source, common, run_local_training)
+        _run_job(job, job.training_job_name, source, common, run_local_training, image)
     except SmtoolkitError as error:
         _fail(error)
 

@@ -38,6 +38,7 @@ class LocalRunSettings:
     grace_period: float = DEFAULT_GRACE_PERIOD  # between the stop signal and SIGKILL (the platform's 120 s)
     output: BinaryIO | None = None  # where the hosts' output goes (default: our stdout)
     cwd: Path = field(default_factory=Path.cwd)  # where a processing job's command runs
+    image: str | None = None  # training: run each host's container side in this image (docker run)
 
 
 def prepare_work_dir(work_dir: Path) -> None:

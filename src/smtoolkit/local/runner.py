@@ -39,6 +39,7 @@ class HostLaunch:
     argv: tuple[str, ...]
     env: Mapping[str, str]
     cwd: Path
+    stop_argv: tuple[str, ...] = ()  # how to stop it instead of the stop signal (`docker stop NAME`)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class _Job:
         self.grace_period = grace_period
         self.deadline = None if max_runtime is None else time.monotonic() + max_runtime
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.stop_argvs: dict[str, tuple[str, ...]] = {}
+        self.stoppers: list[subprocess.Popen[bytes]] = []
         self.exits: list[HostExit] = []
         self.stop_reason: StopReason | None = None
         self.received: int | None = None
@@ -124,7 +127,11 @@ class _Job:
             log.info(
                 "sending %s to host %s (SIGKILL in %.0f s)", signal_name(self.stop_signal), host, self.grace_period
             )
-            process.send_signal(self.stop_signal)
+            stopper = _start_stopper(self.stop_argvs[host]) if self.stop_argvs.get(host) else None
+            if stopper is None:
+                process.send_signal(self.stop_signal)
+            else:
+                self.stoppers.append(stopper)
 
     def kill_all(self) -> None:
         self.escalated = True
@@ -184,14 +191,32 @@ def run_hosts(
                     process.wait()
             for thread in relays:
                 thread.join(_RELAY_JOIN_TIMEOUT)
+            for stopper in job.stoppers:
+                try:
+                    stopper.wait(_RELAY_JOIN_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    stopper.kill()
+                    stopper.wait()
     return RunOutcome(tuple(job.exits), job.stop_reason, job.received, job.escalated)
 
 
 def _start(job: _Job, launch: HostLaunch, on_line: LineSink) -> threading.Thread:
     process, relay = start_relayed(launch, on_line, f"host {launch.host}")
     job.processes[launch.host] = process
+    job.stop_argvs[launch.host] = launch.stop_argv
     log.info("host %s started (pid %d)", launch.host, process.pid)
     return relay
+
+
+def _start_stopper(argv: tuple[str, ...]) -> subprocess.Popen[bytes] | None:
+    """Start a host's stop command (its output discarded); None when it cannot start (then the stop signal)."""
+    try:
+        return subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    except OSError as exc:
+        log.warning("cannot run %r (%s); sending the stop signal instead", argv[0], exc)
+        return None
 
 
 def start_relayed(launch: HostLaunch, on_line: LineSink, what: str) -> tuple[subprocess.Popen[bytes], threading.Thread]:

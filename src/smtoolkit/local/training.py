@@ -3,7 +3,8 @@ and the job's outcome (`<work dir>/job.json`, DescribeTrainingJob-shaped).
 
 Each host runs `python -m smtoolkit train` (the container's `train`) with SAGEMAKER_BASE_DIR at its tree, or
 AlgorithmSpecification.ContainerEntrypoint + ContainerArguments when given (arguments alone replace `train`, as
-with an image whose ENTRYPOINT is `smtoolkit`).
+with an image whose ENTRYPOINT is `smtoolkit`); with an image (`--image`), `docker run IMAGE train` instead
+(smtoolkit.local.container).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from smtoolkit.formats.pipe import PipeWriter
 from smtoolkit.local import artifacts, staging
+from smtoolkit.local.container import ContainerHosts, local_source_mounts
 from smtoolkit.local.job import (
     HostOutput,
     JobReport,
@@ -90,15 +92,24 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
     writers: list[PipeWriter] = []
     arn = job_arn("training-job", spec.training_job_name, settings.environ)
     platform_env = {"TRAINING_JOB_NAME": spec.training_job_name, "TRAINING_JOB_ARN": arn}
-    launches = [
-        HostLaunch(
-            host,
-            host_argv(spec),
-            host_environment(settings.environ, spec.environment, paths.base, spec.hosts, platform_env),
-            paths.base,
-        )
-        for host, paths in trees.items()
-    ]
+    containers = None
+    if settings.image:
+        containers = ContainerHosts(settings.image, spec.training_job_name, settings.environ, settings.grace_period)
+        algorithm = spec.algorithm_specification
+        command = (algorithm.container_entrypoint or [], algorithm.container_arguments or ["train"])
+        mounts = local_source_mounts(spec.hyperparameters)
+        job_env = {**spec.environment, **platform_env}
+        launches = [containers.launch(host, paths.base, command, job_env, mounts) for host, paths in trees.items()]
+    else:
+        launches = [
+            HostLaunch(
+                host,
+                host_argv(spec),
+                host_environment(settings.environ, spec.environment, paths.base, spec.hosts, platform_env),
+                paths.base,
+            )
+            for host, paths in trees.items()
+        ]
     try:
         _stage_channels(spec, store, trees, work_dir / ".cache", writers)
         outcome = run_hosts(
@@ -112,6 +123,8 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         for writer in writers:
             writer.stop()
         output.close()
+        if containers is not None:
+            containers.close()
     output_path = spec.output_data_config.s3_output_path or str(work_dir / "output")
     packed = artifacts.pack_training_artifacts(
         store,

@@ -4,7 +4,8 @@ nothing is ever written to /opt.
 
 Hosts of a local job all run on this machine and talk over loopback: `network_interface_name` is `lo`, and
 `HOST_ADDRESSES_VARIABLE` gives each host the address of every host (all 127.0.0.1), since the names algo-N do
-not resolve here.
+not resolve here; the launcher reads it (TrainingEnv.host_addresses) for SM_MASTER_ADDR, torchrun's --master_addr,
+the coordinator and its readiness waits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
 
 NETWORK_INTERFACE = "lo"
 LOOPBACK = "127.0.0.1"
-HOST_ADDRESSES_VARIABLE = "SMTOOLKIT_HOST_ADDRESSES"
+HOST_ADDRESSES_VARIABLE = "SMTOOLKIT_HOST_ADDRESSES"  # read by smtoolkit.config.sources
 ACCOUNT = "000000000000"
 
 

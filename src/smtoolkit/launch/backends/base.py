@@ -33,6 +33,8 @@ class EnginePlan:
     hosts: tuple[str, ...] = ()  # the distribution hosts, master first
     master: str = ""
     master_port: int = 0
+    # Where each host is reached (SMTOOLKIT_HOST_ADDRESSES), else by its name; see `address_of`.
+    addresses: Mapping[str, str] = field(default_factory=dict)
     coordinator_port: int = 0
     procs_per_host: int = 1
     world_size: int = 1
@@ -45,6 +47,14 @@ class EnginePlan:
     @property
     def is_distributed(self) -> bool:
         return self.role in ("master", "worker")
+
+    def address_of(self, host: str) -> str:
+        return self.addresses.get(host, host)
+
+    @property
+    def master_addr(self) -> str:
+        """What the engine and the other hosts' launchers connect to."""
+        return self.address_of(self.master)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"backend": self.backend, "role": self.role}
@@ -61,6 +71,8 @@ class EnginePlan:
         )
         if self.is_distributed:
             described.update(coordinator=f"{self.master}:{self.coordinator_port}", host_wait_s=self.host_wait_s)
+            if self.addresses:
+                described["addresses"] = {host: self.address_of(host) for host in self.hosts}
         if self.backend == "torchrun":
             described["exit_grace_s"] = self.exit_grace_s
         if self.sshd_argv:
@@ -150,6 +162,7 @@ def distributed_plan(backend: str, inputs: EngineInputs, per_host_hyperparameter
         hosts=hosts,
         master=env.master_hostname,
         master_port=env.master_port,
+        addresses={host: env.address_of(host) for host in hosts if env.address_of(host) != host},
         coordinator_port=coordinator_port(env, settings),
         procs_per_host=per_host,
         world_size=per_host * len(hosts),

@@ -18,7 +18,7 @@ class TorchrunBackend:
     def build(self, inputs: EngineInputs) -> EnginePlan:
         env, entry = inputs.env, inputs.entry
         plan = distributed_plan("torchrun", inputs, NPROC_HYPERPARAMETER)
-        master = plan.master if len(plan.hosts) > 1 else "127.0.0.1"
+        master_addr = plan.master_addr if len(plan.hosts) > 1 else "127.0.0.1"
         argv = (
             entry.python,
             "-m",
@@ -30,7 +30,7 @@ class TorchrunBackend:
             "--nproc_per_node",
             str(plan.procs_per_host),
             "--master_addr",
-            master,
+            master_addr,
             "--master_port",
             str(plan.master_port),
             "--max_restarts",
@@ -40,6 +40,7 @@ class TorchrunBackend:
             entry.name,
             *inputs.args,
         )
+        master = plan.master if len(plan.hosts) > 1 else "127.0.0.1"
         return replace(plan, argv=argv, master=master, exit_grace_s=inputs.settings.exit_grace_s)
 
 

@@ -1,0 +1,120 @@
+"""`smtoolkit local train --image IMAGE`: each host's container side in a Docker container instead of a process.
+
+Every host runs `docker run IMAGE train` (the image's ENTRYPOINT being `smtoolkit`) with its job tree mounted at
+/opt/ml, `--hostname algo-N` and a Docker network of the job's own, on which each container is reachable by its
+host name (so no SMTOOLKIT_HOST_ADDRESSES). A local source dir is mounted read-only at the same path, so
+sagemaker_submit_directory still names it. Variables reach the container as `-e NAME` (values stay out of
+argv). Stopping sends `docker stop` (the stop signal, then SIGKILL after the grace period); whatever is left
+when the job ends is removed with `docker rm -f`, and the network with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import subprocess
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from smtoolkit.errors import LaunchError
+from smtoolkit.local.runner import HostLaunch
+
+log = logging.getLogger(__name__)
+
+CONTAINER_BASE_DIR = "/opt/ml"
+ENGINE_TIMEOUT_S = 20.0
+# Host variables never passed into a container: they describe this machine, not the job.
+NOT_PASSED = ("PATH", "HOME", "PWD", "OLDPWD", "SHLVL", "HOSTNAME", "VIRTUAL_ENV", "PYTHONPATH", "TMPDIR", "_")
+
+
+def docker_cli(environ: Mapping[str, str]) -> str:
+    found = shutil.which("docker", path=environ.get("PATH"))
+    if not found:
+        raise LaunchError("--image needs the `docker` CLI on PATH (or podman's docker-compatible one); none found")
+    return found
+
+
+def _docker(cli: str, args: Sequence[str], environ: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            [cli, *args], env=dict(environ), capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise LaunchError(f"`docker {' '.join(args)}` did not answer within {ENGINE_TIMEOUT_S:g} s") from None
+
+
+def check_engine(cli: str, environ: Mapping[str, str]) -> None:
+    """A LaunchError saying why when no Docker engine answers (DOCKER_HOST, or the default socket)."""
+    result = _docker(cli, ["version", "--format", "{{.Server.Version}}"], environ)
+    if result.returncode != 0:
+        where = environ.get("DOCKER_HOST") or "the default socket (set DOCKER_HOST to use another)"
+        detail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise LaunchError(f"--image: no Docker engine reachable at {where}: {detail[0]}")
+
+
+class ContainerHosts:
+    """The job's Docker network and the `docker run` of each host; `close()` removes what is left."""
+
+    def __init__(self, image: str, job_name: str, environ: Mapping[str, str], grace_period: float) -> None:
+        self.image = image
+        self.environ = environ
+        self.grace_period = grace_period
+        self.cli = docker_cli(environ)
+        check_engine(self.cli, environ)
+        self.network = f"smtoolkit-{job_name.lower()[:40]}-{uuid.uuid4().hex[:8]}"
+        self.containers: list[str] = []
+        created = _docker(self.cli, ["network", "create", self.network], environ)
+        if created.returncode != 0:
+            raise LaunchError(f"--image: cannot create Docker network {self.network}: {created.stderr.strip()}")
+
+    def launch(
+        self,
+        host: str,
+        tree: Path,
+        command: tuple[Sequence[str], Sequence[str]],
+        job_env: Mapping[str, str],
+        mounts: Sequence[Path] = (),
+    ) -> HostLaunch:
+        """`docker run` for `host`, its tree at /opt/ml; `command` is (ContainerEntrypoint, arguments): arguments
+        alone follow the image's ENTRYPOINT."""
+        entrypoint, args = command
+        name = f"{self.network}-{host}"
+        self.containers.append(name)
+        passed = {key: value for key, value in job_env.items() if key not in NOT_PASSED}
+        argv = [self.cli, "run", "--rm", "--name", name, "--hostname", host, "--network", self.network]
+        argv += ["--network-alias", host, "-v", f"{tree.resolve()}:{CONTAINER_BASE_DIR}"]
+        for mount in mounts:
+            argv += ["-v", f"{mount}:{mount}:ro"]
+        argv += [part for key in sorted(passed) for part in ("-e", key)]
+        if entrypoint:
+            argv += ["--entrypoint", entrypoint[0]]
+            args = [*entrypoint[1:], *args]
+        stop = (self.cli, "stop", "-t", str(max(int(self.grace_period), 0)), name)
+        env = {**self.environ, **passed}
+        return HostLaunch(host, (*argv, self.image, *args), env, tree, stop_argv=stop)
+
+    def close(self) -> None:
+        with contextlib.suppress(LaunchError):
+            if self.containers:
+                _docker(self.cli, ["rm", "-f", *self.containers], self.environ)
+            removed = _docker(self.cli, ["network", "rm", self.network], self.environ)
+            if removed.returncode != 0:
+                log.warning("cannot remove Docker network %s: %s", self.network, removed.stderr.strip())
+
+
+def local_source_mounts(hyperparameters: Mapping[str, str]) -> list[Path]:
+    """The local source dir (or tarball) that sagemaker_submit_directory names, to mount at the same path."""
+    raw = hyperparameters.get("sagemaker_submit_directory")
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if not isinstance(value, str) or "://" in value and not value.startswith("file://"):
+        return []
+    path = Path(value.removeprefix("file://"))
+    return [path.resolve()] if path.is_absolute() and path.exists() else []
