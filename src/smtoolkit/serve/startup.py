@@ -122,6 +122,7 @@ def load_in_background(load: Callable[[], object], is_ready: Callable[[], bool],
         try:
             load()
         except BaseException as exc:
+            watchdog.cancel()  # one verdict per load: the timeout must not fire later as well
             _exit_worker(f"worker {os.getpid()}: loading the model failed: {exc}", exc)
         else:
             watchdog.cancel()

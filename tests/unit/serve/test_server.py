@@ -134,6 +134,21 @@ def test_load_in_background_exits_the_worker_on_failure_or_timeout(monkeypatch: 
     stop.set()
     assert any("loading the model failed: no weights" in m for m in exits)
     assert any("took over 0.1 s" in m for m in exits)
+    # the failed load's watchdog was cancelled: it must not exit the process later (os._exit in real life)
+    time.sleep(0.3)
+    assert len(exits) == 2
+
+
+def test_a_failed_load_cancels_its_watchdog(monkeypatch: pytest.MonkeyPatch):
+    exits: list[str] = []
+    monkeypatch.setattr(startup, "_exit_worker", lambda message, error=None: exits.append(message))
+
+    def failing() -> None:
+        raise OSError("no weights")
+
+    startup.load_in_background(failing, lambda: False, timeout=0.2)
+    time.sleep(0.6)
+    assert len(exits) == 1 and "loading the model failed" in exits[0]
 
 
 def test_load_in_background_runs_the_load():
