@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from smtoolkit.transform.command import single_record_framing_option, slice_end_option
+
 if TYPE_CHECKING:
     from smtoolkit.local.job import JobReport
 
@@ -92,21 +94,8 @@ def transform_summary(report: JobReport, work_dir: Path, preview: int, environ: 
     show_default=True,
     help="Seconds between SIGTERM to the server and SIGKILL.",
 )
-@click.option(
-    "--slice-end",
-    type=click.Choice(["inclusive", "exclusive"]),
-    default="inclusive",
-    show_default=True,
-    envvar="SMTOOLKIT_TRANSFORM_SLICE_END",
-    help="JSONPath slice end, as `smtoolkit transform` takes it.",
-)
-@click.option(
-    "--single-record-framing",
-    type=click.Choice(["framed", "payload"]),
-    default="framed",
-    show_default=True,
-    help="SingleRecord RecordIO/TFRecord bodies, as `smtoolkit transform` takes it.",
-)
+@slice_end_option
+@single_record_framing_option
 @click.option("--preview", type=click.IntRange(min=0), default=0, help="Print the first N lines of the first output.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: when stderr is a terminal).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit.")

@@ -56,6 +56,24 @@ def _env_item(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     return values
 
 
+# Shared with `smtoolkit local transform`, which takes the same two choices.
+slice_end_option = click.option(
+    "--slice-end",
+    type=click.Choice(["inclusive", "exclusive"]),
+    default="inclusive",
+    show_default=True,
+    envvar="SMTOOLKIT_TRANSFORM_SLICE_END",
+    help="JSONPath slice end: as the developer guide documents it (inclusive) or as Python/Jayway (exclusive).",
+)
+single_record_framing_option = click.option(
+    "--single-record-framing",
+    type=click.Choice(["framed", "payload"]),
+    default="framed",
+    show_default=True,
+    help="SingleRecord RecordIO/TFRecord bodies: the framed record without padding, or its data only.",
+)
+
+
 @click.command("transform")
 @click.option(
     "--request",
@@ -95,21 +113,8 @@ def _env_item(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--program", help="--serve: the inference script (SAGEMAKER_PROGRAM).")
 @click.option("--workers", type=click.IntRange(1), help="--serve: worker processes.")
 @click.option("--startup-timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for /ping.")
-@click.option(
-    "--slice-end",
-    type=click.Choice(["inclusive", "exclusive"]),
-    default="inclusive",
-    show_default=True,
-    envvar="SMTOOLKIT_TRANSFORM_SLICE_END",
-    help="JSONPath slice end: as the developer guide documents it (inclusive) or as Python/Jayway (exclusive).",
-)
-@click.option(
-    "--single-record-framing",
-    type=click.Choice(["framed", "payload"]),
-    default="framed",
-    show_default=True,
-    help="SingleRecord RecordIO/TFRecord bodies: the framed record without padding, or its data only.",
-)
+@slice_end_option
+@single_record_framing_option
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: when stderr is a terminal).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved settings and exit.")
 def transform_command(**options: Any) -> None:
