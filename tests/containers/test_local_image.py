@@ -10,12 +10,12 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.containers.engine import DockerEngine
+from tests.integration.local_jobs import stop_when_ready
 
 pytestmark = pytest.mark.integration
 
@@ -104,24 +104,7 @@ def test_sigterm_stops_the_containers_with_docker_stop(
     work = tmp_path / "work"
     argv = [*LOCAL, "train", "--work-dir", str(work), "--entry-point", "train.py", "--source-dir", str(code)]
     argv += ["--image", smtoolkit_image, "--grace-period", "20"]
-    process = subprocess.Popen(argv, env=docker_engine.environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        for line in process.stdout:
-            if b"ready" in line or time.monotonic() > deadline:
-                break
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        rest = process.stdout.read().decode()
-        assert process.wait(timeout=30) == 143, rest
-        assert time.monotonic() - started < 15  # the script's handler ended it, not SIGKILL at the grace end
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    stop_when_ready(argv, signal.SIGTERM, 143, docker_engine.environ)
     described = json.loads((work / "job.json").read_text())
     assert described["TrainingJobStatus"] == "Stopped"
     assert (work / "algo-1" / "model" / "stopped.txt").read_text() == "SIGTERM"

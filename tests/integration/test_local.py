@@ -10,12 +10,12 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.local_jobs import stop_when_ready
 from tests.s3server import S3Server, free_port
 
 pytestmark = pytest.mark.integration
@@ -359,24 +359,7 @@ def test_sigint_stops_the_job_and_collects_artifacts(tmp_path: Path) -> None:
     code = _code(tmp_path, STOPPABLE_SCRIPT)
     work = tmp_path / "work"
     argv = [*LOCAL, *_train_args(work, code, "--grace-period", "20")]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        for line in process.stdout:
-            if b"ready" in line or time.monotonic() > deadline:
-                break
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        rest = process.stdout.read().decode()
-        assert process.wait(timeout=30) == 130, rest
-        assert time.monotonic() - started < 15  # the script's handler ended it, not SIGKILL at the grace end
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    stop_when_ready(argv, signal.SIGINT, 130)
     described = _described(work)
     assert described["TrainingJobStatus"] == "Stopped" and "FailureReason" not in described
     members = _members(Path(described["ModelArtifacts"]["S3ModelArtifacts"]))
