@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from smtoolkit.errors import ConfigError, SmtoolkitError
+from smtoolkit.errors import SmtoolkitError
 from smtoolkit.local.interrupt import JobInterrupted, StopSignals
 from smtoolkit.local.job import HostOutput, JobReport, LocalRunSettings, host_environment, prepare_work_dir
 from smtoolkit.local.job import python_argv as smtoolkit_argv
@@ -27,11 +27,9 @@ from smtoolkit.local.tree import LOOPBACK, host_paths, job_arn
 from smtoolkit.logs import masked
 from smtoolkit.paths import JobPaths
 from smtoolkit.transform.client import execution_parameters, wait_for_ping
-from smtoolkit.transform.io import list_inputs
-from smtoolkit.transform.progress import Progress, Summary
+from smtoolkit.transform.progress import Summary
 from smtoolkit.transform.request import TransformRequest
-from smtoolkit.transform.runner import Endpoint
-from smtoolkit.transform.runner import TransformRun as TransformEngine
+from smtoolkit.transform.runner import Endpoint, run_transform
 from smtoolkit.transform.server import ServeOptions, free_port, server_environment
 from smtoolkit.transform.settings import JobSettings, LocalOptions, resolve
 
@@ -65,22 +63,12 @@ def _server_env(
 def _transform_files(
     settings: JobSettings, port: int, environ: Mapping[str, str], run: TransformRun, tty: bool
 ) -> None:
-    """smtoolkit.transform's run_transform, keeping the outcomes of the files finished when a stop comes."""
-    started = time.monotonic()
-    files = list_inputs(settings.input_uri, settings.manifest, environ)
-    if not files:
-        raise ConfigError.single(
-            settings.input_uri, "no input files there", "TransformInput.DataSource.S3DataSource.S3Uri"
-        )
-    sizes = [file.size for file in files]
-    progress = Progress(len(files), None if settings.gzip or None in sizes else sum(size or 0 for size in sizes))
-    engine = TransformEngine(settings, Endpoint(LOOPBACK, port), environ, progress)
-    progress.start(tty)
-    try:
-        engine.run(files)
-    finally:
-        progress.stop()
-        run.summary = Summary(len(files), engine.outcomes, time.monotonic() - started)
+    """Run the transform, keeping the outcomes of the files finished when a stop comes."""
+
+    def keep(summary: Summary) -> None:
+        run.summary = summary
+
+    run_transform(settings, Endpoint(LOOPBACK, port), environ, tty, on_summary=keep)
 
 
 def _transform(

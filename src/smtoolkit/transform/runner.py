@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -191,9 +191,15 @@ class TransformRun:
 
 
 def run_transform(
-    settings: JobSettings, endpoint: Endpoint, environ: Mapping[str, str], interactive: bool = False
+    settings: JobSettings,
+    endpoint: Endpoint,
+    environ: Mapping[str, str],
+    interactive: bool = False,
+    on_summary: Callable[[Summary], None] | None = None,
 ) -> Summary:
-    """List the inputs, transform every file, and return the summary (failures included, never raised)."""
+    """List the inputs, transform every file, and return the summary (failures included, never raised).
+
+    `on_summary` also gets the summary when the run is interrupted, with the files finished by then."""
     started = time.monotonic()
     files = list_inputs(settings.input_uri, settings.manifest, environ)
     if not files:
@@ -204,9 +210,13 @@ def run_transform(
     total = None if settings.gzip or None in sizes else sum(size or 0 for size in sizes)
     logger.info("Transforming %d files from %s to %s", len(files), settings.input_uri, settings.output_uri)
     progress = Progress(len(files), total)
+    run = TransformRun(settings, endpoint, environ, progress)
     progress.start(interactive)
     try:
-        outcomes = TransformRun(settings, endpoint, environ, progress).run(files)
+        run.run(files)
     finally:
         progress.stop()
-    return Summary(len(files), outcomes, time.monotonic() - started)
+        summary = Summary(len(files), run.outcomes, time.monotonic() - started)
+        if on_summary is not None:
+            on_summary(summary)
+    return summary
