@@ -7,11 +7,12 @@ launcher in the background (bounded), report, and take the master's verdict. Eve
 outcome; a failure anywhere stops the engine everywhere (each launcher stops its own engine as if it had
 received SIGTERM). torchrun runs under an exit guard (exit_guard.py). A SIGTERM from outside during a
 readiness wait ends the wait at once (the master then tells the other hosts the job was stopped).
+MPI hosts all on this machine (engine.local_dir) have no sshd: each launcher writes its host's variables where
+the master's rsh agent reads them, and the master waits for those files (smtoolkit.launch.mpi_local).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -30,7 +31,8 @@ from smtoolkit.launch.backends.mpi import HOST_ENV_FILE
 from smtoolkit.launch.coordinator import Coordinator
 from smtoolkit.launch.coordinator_client import CoordinatorClient
 from smtoolkit.launch.exit_guard import run_engine
-from smtoolkit.launch.hosts import wait_for_names, wait_for_port
+from smtoolkit.launch.hosts import wait_for_files, wait_for_names, wait_for_port
+from smtoolkit.launch.mpi_local import host_env_file, scratch_dir, write_agent, write_host_env
 from smtoolkit.launch.plan import LaunchPlan
 from smtoolkit.launch.supervise import Outcome, ProcessSpec
 from smtoolkit.launch.verdict import Message, decide, failure_message, host_report
@@ -75,7 +77,15 @@ def run_distributed(
     rank_dir = Path(engine.rank_dir)
     shutil.rmtree(rank_dir, ignore_errors=True)
     rank_dir.mkdir(parents=True)
+    host_env = _host_env_path(engine, env.current_host)
     try:
+        if host_env is not None:
+            variables = {**plan.env, **engine.env}
+            if "SAGEMAKER_BASE_DIR" in environ:
+                variables["SAGEMAKER_BASE_DIR"] = environ["SAGEMAKER_BASE_DIR"]
+            write_host_env(host_env, variables, plan.cwd)
+        if engine.local_dir and engine.role == "master":
+            write_agent(engine.rank_dir, engine.local_dir)
         with _StopRequests() as stops:
             if engine.role == "master":
                 verdict = _master(plan, engine, settings, environ, stops)
@@ -83,7 +93,21 @@ def run_distributed(
                 verdict = _worker(plan, engine, settings, env, environ, stops)
     finally:
         shutil.rmtree(rank_dir, ignore_errors=True)
+        if engine.local_dir and host_env is not None:
+            host_env.unlink(missing_ok=True)
+        if engine.local_dir and engine.role == "master":
+            shutil.rmtree(scratch_dir(engine.local_dir), ignore_errors=True)
     return _report(verdict, engine, env)
+
+
+def _host_env_path(engine: EnginePlan, host: str) -> Path | None:
+    """Where this host's job variables go for its MPI ranks (rank_main applies them): the agent's file when
+    every host is here, the worker's sshd's SetEnv file otherwise; None when its ranks inherit mpirun's."""
+    if engine.backend != "mpi":
+        return None
+    if engine.local_dir:
+        return host_env_file(engine.local_dir, host)
+    return Path(engine.rank_dir) / HOST_ENV_FILE if engine.role == "worker" else None
 
 
 def _supervise(
@@ -102,7 +126,8 @@ def _master(
     coordinator = Coordinator(list(engine.hosts), engine.coordinator_port, on_abort=stops.stop_engine)
     try:
         if engine.backend == "mpi" and not _workers_ready(engine, stops):
-            verdict = _stopped_verdict(engine, stops, "the MPI workers' sshd")
+            waited_for = "the MPI workers' launchers" if engine.local_dir else "the MPI workers' sshd"
+            verdict = _stopped_verdict(engine, stops, waited_for)
             coordinator.finish(verdict)
             return verdict
         outcome = _supervise(engine.argv, plan, engine, settings, environ)
@@ -125,8 +150,13 @@ def _master(
 
 
 def _workers_ready(engine: EnginePlan, stops: _StopRequests) -> bool:
-    """Every MPI worker's sshd answers; False when the launcher was stopped while it waited."""
+    """Every MPI worker's sshd answers (or, every host here, its launcher wrote its variables); False when the
+    launcher was stopped while it waited."""
     try:
+        if engine.local_dir:
+            files = [host_env_file(engine.local_dir, host) for host in engine.hosts[1:]]
+            wait_for_files(files, engine.host_wait_s, "the MPI workers' launchers", stops.external)
+            return True
         for host in engine.hosts[1:]:
             what = f"sshd on the MPI workers ({host})"
             wait_for_port(engine.address_of(host), engine.ssh_port, engine.host_wait_s, what, stops.external)
@@ -156,11 +186,6 @@ def _worker(
     rank_dir = Path(engine.rank_dir)
     host = env.current_host
     mpi = engine.backend == "mpi"
-    if mpi:
-        host_env = {**plan.env, **engine.env}
-        if "SAGEMAKER_BASE_DIR" in environ:
-            host_env["SAGEMAKER_BASE_DIR"] = environ["SAGEMAKER_BASE_DIR"]
-        (rank_dir / HOST_ENV_FILE).write_text(json.dumps({"env": host_env, "cwd": str(plan.cwd)}), encoding="utf-8")
     client = CoordinatorClient(
         host,
         engine.master_addr,

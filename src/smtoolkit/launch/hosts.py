@@ -1,4 +1,4 @@
-"""Readiness: wait, with bounded backoff, for host names to resolve and for a host's port to open.
+"""Readiness: wait, with bounded backoff, for host names to resolve, for a host's port to open or for files to appear.
 
 Each wait logs whom it waits for (at most every few seconds) and ends in a LaunchError naming the hosts,
 the last error and the setting that bounds it; or, soon after `stopped()` names a signal (SIGTERM to the
@@ -12,6 +12,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from smtoolkit.errors import LaunchError
 
@@ -80,5 +81,16 @@ def wait_for_port(host: str, port: int, timeout: float, what: str, stopped: Stop
                 return None
         except OSError as exc:
             return f"{host}:{port} ({exc})"
+
+    _backoff(timeout, what, attempt, stopped)
+
+
+def wait_for_files(paths: Iterable[Path], timeout: float, what: str, stopped: Stopped = _never) -> None:
+    """Until every file exists (another launcher on this machine writes it when it is ready)."""
+    pending = list(paths)
+
+    def attempt() -> str | None:
+        pending[:] = [path for path in pending if not path.exists()]
+        return ", ".join(str(path) for path in pending) or None
 
     _backoff(timeout, what, attempt, stopped)

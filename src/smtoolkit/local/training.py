@@ -4,7 +4,8 @@ and the job's outcome (`<work dir>/job.json`, DescribeTrainingJob-shaped).
 Each host runs `python -m smtoolkit train` (the container's `train`) with SAGEMAKER_BASE_DIR at its tree, or
 AlgorithmSpecification.ContainerEntrypoint + ContainerArguments when given (arguments alone replace `train`, as
 with an image whose ENTRYPOINT is `smtoolkit`); with an image (`--image`), `docker run IMAGE train` instead
-(smtoolkit.local.container).
+(smtoolkit.local.container). An MPI job's hosts share `<work dir>/.mpi` (SMTOOLKIT_MPI_LOCAL_DIR): mpirun starts
+every host's ranks on this machine without ssh (smtoolkit.launch.mpi_local).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_training_tr
 from smtoolkit.paths import JobPaths
 
 log = logging.getLogger(__name__)
+
+MPI_LOCAL_DIR_VARIABLE = "SMTOOLKIT_MPI_LOCAL_DIR"  # read by smtoolkit.launch.backends.settings
 
 
 def host_argv(spec: TrainingJobSpec) -> tuple[str, ...]:
@@ -101,11 +104,14 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         job_env = {**spec.environment, **platform_env}
         launches = [containers.launch(host, paths.base, command, job_env, mounts) for host, paths in trees.items()]
     else:
+        host_extra = dict(platform_env)
+        if len(trees) > 1:
+            host_extra[MPI_LOCAL_DIR_VARIABLE] = str(work_dir / ".mpi")
         launches = [
             HostLaunch(
                 host,
                 host_argv(spec),
-                host_environment(settings.environ, spec.environment, paths.base, spec.hosts, platform_env),
+                host_environment(settings.environ, spec.environment, paths.base, spec.hosts, host_extra),
                 paths.base,
             )
             for host, paths in trees.items()

@@ -97,6 +97,26 @@ def test_mpi_worker_runs_sshd_with_its_host_env(job_tree: Any) -> None:
     assert plan.sshd_argv[-1] == f"SetEnv SMTOOLKIT_HOST_ENV={plan.rank_dir}/host-env.json"
 
 
+def test_mpi_hosts_on_one_machine_start_through_the_local_agent(job_tree: Any) -> None:
+    settings = EngineSettings(mpi_local_dir="/work/.mpi", ssh_port=2222)
+    master = _plan(_env(job_tree, sagemaker_mpi_enabled="true"), settings)
+    argv = list(master.argv)
+    options = {argv[i + 1]: argv[i + 2] for i, part in enumerate(argv) if part == "-mca"}
+    assert options["plm_rsh_agent"] == f"{master.rank_dir}/mpi-agent" and "plm_rsh_args" not in options
+    assert options["orte_leave_session_attached"] == "1" and options["plm_rsh_no_tree_spawn"] == "1"
+    assert master.local_dir == "/work/.mpi" and master.ssh_port == 0 and master.describe()["local_dir"] == "/work/.mpi"
+    worker = _plan(_env(job_tree, "algo-2", sagemaker_mpi_enabled="true"), settings)
+    assert worker.role == "worker" and worker.argv == () and worker.sshd_argv == ()
+    alone = _plan(_env(job_tree, resources={"hosts": ["algo-1"]}, sagemaker_mpi_enabled="true"), settings)
+    assert alone.role == "single" and alone.local_dir == "" and "plm_rsh_agent" not in alone.argv
+
+
+def test_the_local_agent_path_must_survive_mpiruns_split(job_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tempfile.tempdir", "/tmp/with space")
+    with pytest.raises(ConfigError, match="whitespace.*TMPDIR"):
+        _plan(_env(job_tree, sagemaker_mpi_enabled="true"), EngineSettings(mpi_local_dir="/work/.mpi"))
+
+
 def test_hetero_hosts_outside_the_distribution_groups_run_a_plain_process(job_tree: Any) -> None:
     resources = {
         "hosts": ["algo-1", "algo-2", "algo-3"],
@@ -124,6 +144,9 @@ def test_custom_options_and_settings_errors() -> None:
         EngineSettings.from_environ({"SMTOOLKIT_SSH_PORT": "22.5"})
     settings = EngineSettings.from_environ({"SMTOOLKIT_SSHD_COMMAND": "", "SMTOOLKIT_HOST_WAIT_S": "5"})
     assert settings.sshd_command == () and settings.host_wait_s == 5
+    assert settings.mpi_local_dir is None
+    relative = EngineSettings.from_environ({"SMTOOLKIT_MPI_LOCAL_DIR": "work/.mpi"}).mpi_local_dir
+    assert relative is not None and relative.startswith("/") and relative.endswith("/work/.mpi")
 
 
 def test_instance_tables_are_data_overridable_by_environment() -> None:

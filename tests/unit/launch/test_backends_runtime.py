@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +19,8 @@ import pytest
 from smtoolkit.errors import LaunchError
 from smtoolkit.launch.coordinator import Coordinator
 from smtoolkit.launch.coordinator_client import CoordinatorClient
-from smtoolkit.launch.hosts import wait_for_names, wait_for_port
+from smtoolkit.launch.hosts import wait_for_files, wait_for_names, wait_for_port
+from smtoolkit.launch.mpi_local import host_env_file, scratch_dir, write_agent, write_host_env
 from smtoolkit.launch.verdict import decide, failure_message
 
 
@@ -165,3 +167,38 @@ def test_rank_main_records_the_error_of_the_failing_rank(tmp_path: Path) -> None
     assert "rank_main.py" not in record["error"]
     elastic = json.loads((tmp_path / "elastic.json").read_text())
     assert elastic["message"]["message"] == "KeyError: 'missing'"
+
+
+def test_file_wait_ends_when_another_launcher_writes_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "algo-2.json"
+    threading.Timer(0.2, target.write_text, args=("{}",)).start()
+    started = time.monotonic()
+    wait_for_files([target], 10, "the MPI workers' launchers")
+    assert 0.15 < time.monotonic() - started < 2
+    with pytest.raises(LaunchError, match=r"gave up after 0.1 s waiting for the MPI workers' launchers: .*algo-3"):
+        wait_for_files([tmp_path / "algo-3.json"], 0.1, "the MPI workers' launchers")
+
+
+def test_local_mpi_agent_runs_the_command_here_with_the_hosts_variables(tmp_path: Path) -> None:
+    """The agent mpirun calls as `AGENT HOST COMMAND...` (a real /bin/sh run): like `ssh HOST COMMAND`, the words
+    are joined and run by a shell, with the host's variable file and its own OpenMPI scratch dirs."""
+    local_dir, rank_dir = tmp_path / "local dir", tmp_path / "ranks"
+    rank_dir.mkdir()
+    write_agent(str(rank_dir), str(local_dir))
+    write_host_env(host_env_file(str(local_dir), "algo-2"), {"SM_CURRENT_HOST": "algo-2"}, tmp_path)
+    show = 'echo "$SMTOOLKIT_HOST_ENV|$OMPI_MCA_orte_tmpdir_base|$OMPI_MCA_btl_vader_backing_directory|$0"'
+    result = subprocess.run(
+        [str(rank_dir / "mpi-agent"), "algo-2", " ", show], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    scratch = scratch_dir(str(local_dir))
+    try:
+        host_env, tmpdir, vader, shell = result.stdout.strip().split("|")
+        assert host_env == str(local_dir / "algo-2.json") and shell == "/bin/sh"
+        assert tmpdir == f"{scratch}/algo-2" and vader == f"{scratch}/algo-2/vader" and Path(vader).is_dir()
+        spec = json.loads(Path(host_env).read_text())
+        assert spec == {"env": {"SM_CURRENT_HOST": "algo-2"}, "cwd": str(tmp_path)}
+        missing = subprocess.run([str(rank_dir / "mpi-agent"), "algo-3", "true"], capture_output=True, text=True)
+        assert missing.returncode == 255 and "MPI host algo-3 has no variables" in missing.stderr
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -41,6 +41,7 @@ class EnginePlan:
     rank_dir: str = ""
     sshd_argv: tuple[str, ...] = ()
     ssh_port: int = 0
+    local_dir: str = ""  # MPI hosts all on this machine (SMTOOLKIT_MPI_LOCAL_DIR): no ssh, see mpi_local.py
     host_wait_s: float = 300.0
     exit_grace_s: float = 30.0  # torchrun: how long it may outlive the end of every local rank's code
 
@@ -77,6 +78,8 @@ class EnginePlan:
             described["exit_grace_s"] = self.exit_grace_s
         if self.sshd_argv:
             described["sshd"] = list(self.sshd_argv)
+        if self.local_dir:
+            described["local_dir"] = self.local_dir
         return described
 
 

@@ -4,6 +4,8 @@ Values never appear in mpirun's argv: every variable reaches the ranks as `-x NA
 value), and a worker's sshd adds SMTOOLKIT_HOST_ENV (SetEnv) pointing at that host's own job variables,
 which `smtoolkit.launch.rank_main` applies, so remote ranks see their own host's SM_CURRENT_HOST, paths and
 code dir. Python entry points run under `python -m mpi4py`, so an uncaught exception aborts every rank.
+With SMTOOLKIT_MPI_LOCAL_DIR (every host on this machine: local jobs) there is no ssh: mpirun's rsh agent
+starts each host's orted here with the same per-host variables (smtoolkit.launch.mpi_local).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from smtoolkit.launch.backends.base import (
 )
 from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
+from smtoolkit.launch.mpi_local import agent_path
 
 PER_HOST_HYPERPARAMETER = "sagemaker_mpi_num_of_processes_per_host"
 TOTAL_HYPERPARAMETER = "sagemaker_mpi_num_processes"
@@ -68,12 +71,17 @@ class MpiBackend:
         total_raw = env.framework_params.get(TOTAL_HYPERPARAMETER)
         total = positive_int(total_raw, TOTAL_HYPERPARAMETER) if total_raw is not None else plan.world_size
         options, option_env = custom_options(env.framework_params.get(CUSTOM_HYPERPARAMETER))
-        plan = replace(plan, env={**plan.env, **option_env}, world_size=total, ssh_port=settings.ssh_port)
+        local_dir = (settings.mpi_local_dir or "") if plan.is_distributed else ""
+        plan = replace(plan, env={**plan.env, **option_env}, world_size=total, local_dir=local_dir)
+        if not local_dir:
+            plan = replace(plan, ssh_port=settings.ssh_port)
         if plan.role == "worker":
-            return replace(plan, sshd_argv=self._sshd(settings, plan.rank_dir))
-        single = plan.role == "single"
+            return plan if local_dir else replace(plan, sshd_argv=self._sshd(settings, plan.rank_dir))
+        launch: list[str] = []
+        if plan.role != "single":
+            launch = self._local_agent(plan.rank_dir) if local_dir else self._ssh(settings)
         argv = (
-            *self._mpirun(settings, plan.hosts, plan.procs_per_host, total, env.network_interface_name, single),
+            *self._mpirun(settings, plan.hosts, plan.procs_per_host, total, env.network_interface_name, launch),
             *self._forward(inputs.environ, inputs.job_env, plan.env),
             *options,
             *self._rank_argv(inputs.entry, inputs.args),
@@ -82,26 +90,39 @@ class MpiBackend:
 
     @staticmethod
     def _mpirun(
-        settings: EngineSettings, hosts: tuple[str, ...], per_host: int, total: int, interface: str, single: bool
+        settings: EngineSettings, hosts: tuple[str, ...], per_host: int, total: int, interface: str, launch: list[str]
     ) -> list[str]:
         """mpirun and the options that are needed or pay for themselves (measured: bench/bench_multihost.py).
 
         -map-by slot: host after host in --host order, so rank r runs on host r // per_host. -bind-to none:
         a rank's threads (data loaders, OpenMP) may use every core. pml ob1: skips probing the cm PML's MTLs
         (psm, psm2), ~0.2 s per job. btl_vader_single_copy_mechanism none: CMA needs ptrace rights between
-        ranks, which a container usually lacks. plm_rsh_no_tree_spawn: only the master ssh's (workers
-        may hold no client key). Not passed: `btl ^openib` (replaces the image's own exclusions: on Debian it
-        re-enables the ofi/uct BTLs, +1.2 s a job) and orte_abort_on_non_zero_status (already the default).
+        ranks, which a container usually lacks. Multi-host: `launch` (how the other hosts' daemons start), and
+        the job's interface for MPI traffic and mpirun's own. Not passed: `btl ^openib` (replaces the image's own
+        exclusions: on Debian it re-enables the ofi/uct BTLs, +1.2 s a job) and orte_abort_on_non_zero_status
+        (already the default).
         """
         host_list = ",".join(f"{host}:{per_host}" for host in hosts)
         argv = [settings.mpirun, "--host", host_list, "-np", str(total), "--allow-run-as-root"]
         argv += ["-map-by", "slot", "-bind-to", "none", "-mca", "pml", "ob1"]
         argv += ["-mca", "btl_vader_single_copy_mechanism", "none"]
-        if not single:
-            ssh = shlex.join(["-p", str(settings.ssh_port), *settings.ssh_options])
-            argv += ["-mca", "plm_rsh_args", ssh, "-mca", "plm_rsh_no_tree_spawn", "1"]
+        if launch:
+            argv += launch
             argv += ["-mca", "btl_tcp_if_include", interface, "-mca", "oob_tcp_if_include", interface]
         return argv
+
+    @staticmethod
+    def _ssh(settings: EngineSettings) -> list[str]:
+        """ssh to each worker's sshd; plm_rsh_no_tree_spawn: only the master ssh's (workers may hold no
+        client key)."""
+        ssh = shlex.join(["-p", str(settings.ssh_port), *settings.ssh_options])
+        return ["-mca", "plm_rsh_args", ssh, "-mca", "plm_rsh_no_tree_spawn", "1"]
+
+    @staticmethod
+    def _local_agent(rank_dir: str) -> list[str]:
+        """Every host here: the master's agent starts each host's orted, which stays in the engine's session."""
+        agent = ["-mca", "plm_rsh_agent", agent_path(rank_dir), "-mca", "plm_rsh_no_tree_spawn", "1"]
+        return [*agent, "-mca", "orte_leave_session_attached", "1"]
 
     @staticmethod
     def _forward(environ: Mapping[str, str], job_env: Mapping[str, str], engine_env: Mapping[str, str]) -> list[str]:

@@ -13,6 +13,8 @@
 | SMTOOLKIT_SSHD_COMMAND | `/usr/sbin/sshd -D -e` | how an MPI worker starts sshd (`-p PORT`, SetEnv added); |
 |   |   | empty: the image runs its own sshd |
 | SMTOOLKIT_MPIRUN | `mpirun` | the mpirun binary |
+| SMTOOLKIT_MPI_LOCAL_DIR | (unset) | every host runs on this machine (local jobs): no ssh; mpirun starts each |
+|   |   | host's daemon through a local agent with that host's variables from `DIR/<host>.json` |
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class EngineSettings:
     ssh_options: tuple[str, ...] = tuple(shlex.split(DEFAULT_SSH_OPTIONS))
     sshd_command: tuple[str, ...] = tuple(shlex.split(DEFAULT_SSHD_COMMAND))
     mpirun: str = "mpirun"
+    mpi_local_dir: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EngineSettings:
@@ -55,6 +58,7 @@ class EngineSettings:
         if backend is not None and backend not in BACKEND_NAMES:
             raise _bad("BACKEND", backend, f"one of {', '.join(BACKEND_NAMES)}")
         sshd = environ.get(PREFIX + "SSHD_COMMAND")
+        local_dir = get("MPI_LOCAL_DIR")
         return cls(
             backend=backend,
             nproc_per_host=_integer(get("NPROC_PER_HOST"), "NPROC_PER_HOST"),
@@ -65,6 +69,7 @@ class EngineSettings:
             ssh_options=tuple(shlex.split(environ.get(PREFIX + "SSH_OPTIONS", DEFAULT_SSH_OPTIONS))),
             sshd_command=tuple(shlex.split(DEFAULT_SSHD_COMMAND if sshd is None else sshd)),
             mpirun=get("MPIRUN") or cls.mpirun,
+            mpi_local_dir=os.path.abspath(local_dir) if local_dir else None,
         )
 
 
