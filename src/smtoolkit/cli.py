@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 from smtoolkit import __version__
-from smtoolkit.errors import ConfigError, SmtoolkitError
+from smtoolkit.errors import ConfigError, SmtoolkitError, exit_on
 
 if TYPE_CHECKING:
     from smtoolkit.config.launcher import LauncherSettings
@@ -24,13 +24,6 @@ def _load_env(base_dir: Path | None) -> TrainingEnv:
     from smtoolkit.config.training import TrainingEnv  # noqa: F811 - lazily, only for commands that need it
 
     return TrainingEnv.load(base_dir=base_dir.resolve()) if base_dir else TrainingEnv.load()
-
-
-def _fail(error: SmtoolkitError) -> NoReturn:
-    problems = error.problems if isinstance(error, ConfigError) else (error,)
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
-    sys.exit(2 if isinstance(error, ConfigError) else 1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +48,7 @@ def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
         env = _load_env(base_dir)
         text = report.as_json(env) if as_json else report.as_exports(env) if as_export else report.as_table(env)
     except SmtoolkitError as error:
-        _fail(error)
+        exit_on(error)
     click.echo(text, nl=not text.endswith("\n"))
 
 
@@ -68,7 +61,7 @@ def _launcher_settings() -> LauncherSettings:
     try:
         return LauncherSettings.from_environ()
     except ConfigError as error:
-        _fail(error)
+        exit_on(error)
 
 
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,12 @@ class UnsupportedMediaType(ServeError):
 class ModelNotReady(ServeError):
     kind = "ModelNotReady"
     status = 503
+
+
+def exit_on(error: SmtoolkitError) -> NoReturn:
+    """How every command ends on one of our errors: each problem as an `error: ...` line on stderr, then exit 2
+    for a configuration error (the invocation is wrong, as click's usage errors) and 1 for anything else."""
+    problems = error.problems if isinstance(error, ConfigError) else (error,)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+    sys.exit(2 if isinstance(error, ConfigError) else 1)

@@ -13,14 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from smtoolkit.errors import SmtoolkitError
     from smtoolkit.local.job import JobReport, LocalRunSettings
 
     SpecT = TypeVar("SpecT", bound=BaseModel)
@@ -32,15 +31,6 @@ DEFAULT_WORK_ROOT = Path("smtoolkit-local")
 def local() -> None:
     """Run a whole job on this machine (no cloud, no Docker): the platform's side simulated, the container's
     side run by the toolkit itself."""
-
-
-def _fail(error: SmtoolkitError) -> NoReturn:
-    from smtoolkit.errors import ConfigError
-
-    problems = error.problems if isinstance(error, ConfigError) else (error,)
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
-    sys.exit(2 if isinstance(error, ConfigError) else 1)
 
 
 def _warn_ignored(model: Any, source: str) -> None:
@@ -183,7 +173,7 @@ def _run_job(
 )
 def train_command(spec: Path | None, common: CommonOptions, image: str | None, **flags: Any) -> None:
     """Run a training job: SPEC is a CreateTrainingJob request (JSON, or YAML with PyYAML), flags win over it."""
-    from smtoolkit.errors import SmtoolkitError
+    from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.flags import TrainingFlags, apply_training_flags
     from smtoolkit.local.spec import TrainingJobSpec
     from smtoolkit.local.specfile import read_spec_file, resolve_training_paths, validated
@@ -204,7 +194,7 @@ def train_command(spec: Path | None, common: CommonOptions, image: str | None, *
         job = validated(TrainingJobSpec, apply_training_flags(raw, options), source)
         _run_job(job, job.training_job_name, source, common, run_local_training, image)
     except SmtoolkitError as error:
-        _fail(error)
+        exit_on(error)
 
 
 @local.command("process")
@@ -213,7 +203,7 @@ def train_command(spec: Path | None, common: CommonOptions, image: str | None, *
 def process_command(spec: Path, common: CommonOptions) -> None:
     """Run a processing job: SPEC is a CreateProcessingJob request (JSON, or YAML with PyYAML); the
     ContainerEntrypoint + ContainerArguments run under `smtoolkit process` on each host."""
-    from smtoolkit.errors import SmtoolkitError
+    from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.flags import split_pair
     from smtoolkit.local.processing import run_local_processing
     from smtoolkit.local.procspec import ProcessingJobSpec
@@ -236,7 +226,7 @@ def process_command(spec: Path, common: CommonOptions) -> None:
         job = validated(ProcessingJobSpec, raw, str(spec))
         _run_job(job, job.processing_job_name, str(spec), common, run_local_processing)
     except SmtoolkitError as error:
-        _fail(error)
+        exit_on(error)
 
 
 def _register_transform() -> None:

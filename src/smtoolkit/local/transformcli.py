@@ -122,8 +122,8 @@ def transform_command(
     import os
 
     from smtoolkit.config.files import validate
-    from smtoolkit.errors import SmtoolkitError
-    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _fail, _settings, _warn_ignored
+    from smtoolkit.errors import SmtoolkitError, exit_on
+    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _settings, _warn_ignored
     from smtoolkit.local.specfile import read_spec_file, validated
     from smtoolkit.local.transflags import apply_transform_flags
     from smtoolkit.local.transform import TransformRunOptions, run_local_transform
@@ -166,6 +166,6 @@ def transform_command(
         report = run_local_transform(job, request, settings, options)
         text = transform_summary(report, work, preview, os.environ)
     except SmtoolkitError as error:
-        _fail(error)
+        exit_on(error)
     click.echo(text)
     sys.exit(report.exit_code)

@@ -119,7 +119,7 @@ single_record_framing_option = click.option(
 @click.option("--dry-run", is_flag=True, help="Print the resolved settings and exit.")
 def transform_command(**options: Any) -> None:
     """Run a batch transform job: split, batch, invoke, assemble `<name>.out` files in input order."""
-    from smtoolkit.errors import ConfigError, SmtoolkitError
+    from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.logs import configure_logging
     from smtoolkit.transform.job import TransformOptions, run_job
 
@@ -128,7 +128,5 @@ def transform_command(**options: Any) -> None:
         job = TransformOptions.from_cli(options, _flags_request(options))
         code = run_job(job)
     except SmtoolkitError as error:
-        for problem in error.problems if isinstance(error, ConfigError) else (error,):
-            click.echo(f"error: {problem}", err=True)
-        sys.exit(2 if isinstance(error, ConfigError) else 1)
+        exit_on(error)
     sys.exit(code)
