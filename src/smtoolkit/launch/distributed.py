@@ -34,6 +34,7 @@ from smtoolkit.launch.exit_guard import run_engine
 from smtoolkit.launch.hosts import wait_for_files, wait_for_names, wait_for_port
 from smtoolkit.launch.mpi_local import host_env_file, scratch_dir, write_agent, write_host_env
 from smtoolkit.launch.plan import LaunchPlan
+from smtoolkit.launch.signals import STOPPING, install_handlers, restore_handlers
 from smtoolkit.launch.supervise import Outcome, ProcessSpec
 from smtoolkit.launch.verdict import Message, decide, failure_message, host_report
 
@@ -50,13 +51,11 @@ class _StopRequests:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopRequests:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self._previous[signum] = signal.signal(signum, self._note)
+        self._previous = install_handlers(STOPPING, self._note)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        restore_handlers(self._previous)
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
         self.received = self.received or signum

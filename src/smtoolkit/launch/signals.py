@@ -7,10 +7,13 @@ import select
 import signal
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable
 from types import FrameType, TracebackType
 from typing import Any
 
 from smtoolkit.errors import LaunchError
+
+Handler = Callable[[int, FrameType | None], Any]
 
 # Forwarded to the child's group as they come; the stopping ones also start the grace clock.
 FORWARDED: tuple[signal.Signals, ...] = (
@@ -32,7 +35,7 @@ class SignalTrap:
 
     def __init__(self) -> None:
         self._pending: deque[int] = deque()
-        self._previous: dict[signal.Signals, Any] = {}
+        self._previous: dict[int, Any] = {}
         self._previous_wakeup = -1
         self._wake_r = self._wake_w = -1
 
@@ -46,17 +49,13 @@ class SignalTrap:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for signum in (*FORWARDED, signal.SIGCHLD):
-            self._previous[signum] = signal.signal(signum, self._on_signal)
+        self._previous = install_handlers((*FORWARDED, signal.SIGCHLD), self._on_signal)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for signum, previous in self._previous.items():
-            # None: the old handler was installed from C and cannot be put back from Python.
-            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
-        self._previous.clear()
+        restore_handlers(self._previous)
         signal.set_wakeup_fd(self._previous_wakeup)
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -90,3 +89,16 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+def install_handlers(signums: Iterable[int], handler: Handler) -> dict[int, Any]:
+    """`handler` for each of `signums` (main thread only); returns the previous handlers for restore_handlers."""
+    return {signum: signal.signal(signum, handler) for signum in signums}
+
+
+def restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back what install_handlers replaced, and forget it."""
+    for signum, handler in previous.items():
+        # None: the old handler was installed from C and cannot be put back from Python.
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    previous.clear()

@@ -14,7 +14,7 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-from smtoolkit.launch.signals import signal_name
+from smtoolkit.launch.signals import install_handlers, restore_handlers, signal_name
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,10 @@ class StopSignals:
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._on_signal)
+            self._previous = install_handlers(STOP_SIGNALS, self._on_signal)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
-        self._previous.clear()
+        restore_handlers(self._previous)
