@@ -84,6 +84,7 @@ def run_distributed(
                 variables["SAGEMAKER_BASE_DIR"] = environ["SAGEMAKER_BASE_DIR"]
             write_host_env(host_env, variables, plan.cwd)
         if engine.local_dir and engine.role == "master":
+            shutil.rmtree(scratch_dir(engine.local_dir), ignore_errors=True)  # a killed run's leftovers
             write_agent(engine.rank_dir, engine.local_dir)
         with _StopRequests() as stops:
             if engine.role == "master":
