@@ -1,5 +1,5 @@
 """`python -m smtoolkit` is the `smtoolkit` command."""
 
-from smtoolkit.cli import main
+from smtoolkit.entry import main
 
 main()

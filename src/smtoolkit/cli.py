@@ -1,7 +1,8 @@
 """The composition root: parse the command line, build settings once, configure logging, dispatch.
 
 `smtoolkit <command>`; `train` and `serve` console scripts are the same as `smtoolkit train|serve`, so an
-image with `ENTRYPOINT ["smtoolkit"]` works when the platform appends `train` or `serve`.
+image with `ENTRYPOINT ["smtoolkit"]` works when the platform appends `train` or `serve`. The console scripts
+enter through smtoolkit.entry, which starts `train` without this module.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from typing import TYPE_CHECKING
 import click
 
 from smtoolkit import __version__
-from smtoolkit.errors import ConfigError, SmtoolkitError, exit_on
+from smtoolkit.errors import SmtoolkitError, exit_on
 
 if TYPE_CHECKING:
-    from smtoolkit.config.launcher import LauncherSettings
     from smtoolkit.config.training import TrainingEnv
 
 
@@ -52,25 +52,13 @@ def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
     click.echo(text, nl=not text.endswith("\n"))
 
 
-def _launcher_settings() -> LauncherSettings:
-    """Logging configured and the SMTOOLKIT_* settings read, for the commands that launch processes."""
-    from smtoolkit.config.launcher import LauncherSettings  # noqa: F811
-    from smtoolkit.logs import configure_logging
-
-    configure_logging("INFO")
-    try:
-        return LauncherSettings.from_environ()
-    except ConfigError as error:
-        exit_on(error)
-
-
 @cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--dry-run", is_flag=True, help="Print the plan (argv, environment additions, cwd) and exit.")
 def train_command(dry_run: bool) -> None:
     """Run the job's training code as the platform expects (the container's `train`)."""
-    from smtoolkit.launch.jobs import run_training
+    from smtoolkit.entry import DRY_RUN_FLAG, train
 
-    sys.exit(run_training(_launcher_settings(), dry_run=dry_run))
+    train([DRY_RUN_FLAG] if dry_run else [])
 
 
 @cli.command("process", context_settings={"ignore_unknown_options": True})
@@ -78,9 +66,10 @@ def train_command(dry_run: bool) -> None:
 def process_command(command: tuple[str, ...]) -> None:
     """Run a processing container's command (`smtoolkit process -- CMD ARGS...`) with signal forwarding;
     on failure write output/message."""
+    from smtoolkit.entry import launcher_settings
     from smtoolkit.launch.jobs import run_processing
 
-    sys.exit(run_processing(list(command), _launcher_settings()))
+    sys.exit(run_processing(list(command), launcher_settings()))
 
 
 @cli.command("serve", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -101,17 +90,3 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
-
-
-def main() -> None:
-    cli()
-
-
-def train_main() -> None:
-    """The `train` console script: `train` is `smtoolkit train`, whatever arguments the platform appends."""
-    cli(["train", *sys.argv[1:]])
-
-
-def serve_main() -> None:
-    """The `serve` console script: `serve` is `smtoolkit serve`."""
-    cli(["serve", *sys.argv[1:]])
