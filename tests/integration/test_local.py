@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -74,6 +75,7 @@ HOSTS_SCRIPT = """
 import json, os, socket
 from smtoolkit import env
 info = {"host": env.current_host, "hosts": env.hosts, "rank": env.host_rank, "sm_host": os.environ["SM_CURRENT_HOST"],
+        "hostname": socket.gethostname(), "resolved": [socket.gethostbyname(host) for host in env.hosts],
         "files": [p.name for p in env.channels["train"].files()], "job": os.environ["TRAINING_JOB_NAME"],
         "addresses": json.loads(os.environ["SMTOOLKIT_HOST_ADDRESSES"])}
 env.model_dir.mkdir(parents=True, exist_ok=True)
@@ -91,9 +93,8 @@ def test_two_host_plain_job(tmp_path: Path) -> None:
     data.mkdir()
     (data / "a.csv").write_text("1\n")
     work = tmp_path / "work"
-    result = _run(
-        _train_args(work, code, "--job-name", "two-hosts", "--instance-count", "2", "--channel", f"train={data}")
-    )
+    flags = ["--job-name", "two-hosts", "--instance-count", "2", "--channel", f"train={data}", "--hostnames", "on"]
+    result = _run(_train_args(work, code, *flags))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "algo-1 | hello from algo-1" in result.stdout and "algo-2 | hello from algo-2" in result.stdout
     members = _members(Path(_described(work)["ModelArtifacts"]["S3ModelArtifacts"]))
@@ -103,6 +104,8 @@ def test_two_host_plain_job(tmp_path: Path) -> None:
         i["hosts"] == ["algo-1", "algo-2"] and i["files"] == ["a.csv"] and i["job"] == "two-hosts" for i in infos
     )
     assert infos[0]["addresses"] == {"algo-1": "127.0.0.1", "algo-2": "127.0.0.1"}
+    assert [(i["hostname"], i["resolved"]) for i in infos] == [(f"algo-{n}", ["127.0.0.1"] * 2) for n in (1, 2)]
+    assert socket.gethostname() != "algo-1", "the names are the hosts' own, not this machine's"
     assert members["shared.txt"] == b"algo-1"  # a clash keeps the lower-numbered host's file
     outputs = _members(Path(_described(work)["LocalOutputArtifacts"]))
     assert sorted(outputs) == ["algo-1.txt", "algo-2.txt"]

@@ -110,8 +110,12 @@ def _running(tmp_path: Path) -> list[int]:
     return alive
 
 
-def test_two_host_mpi_job_runs_every_rank_in_its_hosts_tree(tmp_path: Path) -> None:
-    result = subprocess.run(_job(tmp_path, "ok"), env=_environ(), capture_output=True, text=True, timeout=180)
+@pytest.mark.parametrize("hostnames", ["on", "off"])
+def test_two_host_mpi_job_runs_every_rank_in_its_hosts_tree(tmp_path: Path, hostnames: str) -> None:
+    """on: the master runs as algo-1 and every algo-N resolves here, so mpirun must still start algo-2's
+    ranks through the agent; off: mpirun takes neither host for itself and starts both through it."""
+    argv = _job(tmp_path, "ok", "--hostnames", hostnames)
+    result = subprocess.run(argv, env=_environ(), capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     described = _described(tmp_path)
     ranks = {name: json.loads(data) for name, data in _members(described["LocalOutputArtifacts"]).items()}

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -58,12 +58,16 @@ def _summary(report: JobReport, work_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _settings(work_dir: Path | None, name: str, grace_period: float, image: str | None = None) -> LocalRunSettings:
+def _settings(
+    work_dir: Path | None, name: str, grace_period: float, image: str | None = None, hostnames: str = "auto"
+) -> LocalRunSettings:
     import os
 
+    from smtoolkit.local.hostnames import HostnameMode
     from smtoolkit.local.job import LocalRunSettings  # noqa: F811 - lazily
 
-    return LocalRunSettings(work_dir or DEFAULT_WORK_ROOT / name, os.environ, grace_period, image=image)
+    mode = cast(HostnameMode, hostnames)  # click.Choice checked it
+    return LocalRunSettings(work_dir or DEFAULT_WORK_ROOT / name, os.environ, grace_period, image=image, hostnames=mode)
 
 
 _common_options = [
@@ -83,6 +87,14 @@ _common_options = [
         show_default=True,
         help="Seconds between the stop signal and SIGKILL.",
     ),
+    click.option(
+        "--hostnames",
+        type=click.Choice(["auto", "on", "off"]),  # smtoolkit.local.hostnames.HOSTNAME_MODES
+        default="auto",
+        show_default=True,
+        help="Run each host under its own hostname with algo-N resolvable (Linux namespaces): auto where "
+        "possible, on (or fail), off.",
+    ),
     click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit."),
 ]
 
@@ -97,6 +109,7 @@ class CommonOptions:
     environment: Sequence[str]
     max_run: int | None
     grace_period: float
+    hostnames: str
     dry_run: bool
 
 
@@ -112,6 +125,7 @@ def _with_common_options(function: Callable[..., None]) -> Callable[..., None]:
             environment=values.pop("environment"),
             max_run=values.pop("max_run"),
             grace_period=values.pop("grace_period"),
+            hostnames=values.pop("hostnames"),
             dry_run=values.pop("dry_run"),
         )
         function(*args, common=common, **values)
@@ -135,7 +149,7 @@ def _run_job(
     if common.dry_run:
         click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
         return
-    settings = _settings(common.work_dir, name, common.grace_period, image)
+    settings = _settings(common.work_dir, name, common.grace_period, image, common.hostnames)
     report = run(job, settings)
     click.echo(_summary(report, settings.work_dir.resolve()))
     sys.exit(report.exit_code)

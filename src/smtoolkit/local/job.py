@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from smtoolkit.errors import ConfigError
+from smtoolkit.local.hostnames import HostnameMode
 from smtoolkit.local.metrics import MetricCollector
 from smtoolkit.local.runner import RunOutcome
 from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
@@ -39,6 +40,7 @@ class LocalRunSettings:
     output: BinaryIO | None = None  # where the hosts' output goes (default: our stdout)
     cwd: Path = field(default_factory=Path.cwd)  # where a processing job's command runs
     image: str | None = None  # training: run each host's container side in this image (docker run)
+    hostnames: HostnameMode = "auto"  # in-process hosts under their own names (smtoolkit.local.hostnames)
 
 
 def prepare_work_dir(work_dir: Path) -> None:

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Sequence
 
 from smtoolkit.local import staging
+from smtoolkit.local.hostnames import as_host, host_naming
 from smtoolkit.local.job import (
     HostOutput,
     JobReport,
@@ -78,10 +79,11 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
         write_processing_tree(spec, paths, host, arn)
     _stage_inputs(spec, store, trees)
     at_end, continuous = _output_syncs(spec, store, trees)
+    naming = host_naming(work_dir, spec.hosts, settings.hostnames)
     launches = [
         HostLaunch(
             host,
-            smtoolkit_argv("process", "--", *in_tree_argv(spec.command, paths)),
+            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(spec.command, paths))),
             host_environment(settings.environ, spec.environment, paths.base, spec.hosts, {}),
             settings.cwd,
         )

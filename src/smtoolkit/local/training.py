@@ -4,7 +4,8 @@ and the job's outcome (`<work dir>/job.json`, DescribeTrainingJob-shaped).
 Each host runs `python -m smtoolkit train` (the container's `train`) with SAGEMAKER_BASE_DIR at its tree, or
 AlgorithmSpecification.ContainerEntrypoint + ContainerArguments when given (arguments alone replace `train`, as
 with an image whose ENTRYPOINT is `smtoolkit`); with an image (`--image`), `docker run IMAGE train` instead
-(smtoolkit.local.container). An MPI job's hosts share `<work dir>/.mpi` (SMTOOLKIT_MPI_LOCAL_DIR): mpirun starts
+(smtoolkit.local.container). In-process hosts run under their own names where Linux namespaces allow
+(smtoolkit.local.hostnames). An MPI job's hosts share `<work dir>/.mpi` (SMTOOLKIT_MPI_LOCAL_DIR): mpirun starts
 every host's ranks on this machine without ssh (smtoolkit.launch.mpi_local).
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from smtoolkit.formats.pipe import PipeWriter
 from smtoolkit.local import artifacts, staging
 from smtoolkit.local.container import ContainerHosts, local_source_mounts
+from smtoolkit.local.hostnames import as_host, host_naming
 from smtoolkit.local.job import (
     HostOutput,
     JobReport,
@@ -107,10 +109,11 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         host_extra = dict(platform_env)
         if len(trees) > 1:
             host_extra[MPI_LOCAL_DIR_VARIABLE] = str(work_dir / ".mpi")
+        naming = host_naming(work_dir, spec.hosts, settings.hostnames)
         launches = [
             HostLaunch(
                 host,
-                host_argv(spec),
+                as_host(naming, host, host_argv(spec)),
                 host_environment(settings.environ, spec.environment, paths.base, spec.hosts, host_extra),
                 paths.base,
             )

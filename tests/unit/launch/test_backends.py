@@ -104,6 +104,7 @@ def test_mpi_hosts_on_one_machine_start_through_the_local_agent(job_tree: Any) -
     options = {argv[i + 1]: argv[i + 2] for i, part in enumerate(argv) if part == "-mca"}
     assert options["plm_rsh_agent"] == f"{master.rank_dir}/mpi-agent" and "plm_rsh_args" not in options
     assert options["orte_leave_session_attached"] == "1" and options["plm_rsh_no_tree_spawn"] == "1"
+    assert options["if_base_do_not_resolve"] == "1"
     assert master.local_dir == "/work/.mpi" and master.ssh_port == 0 and master.describe()["local_dir"] == "/work/.mpi"
     worker = _plan(_env(job_tree, "algo-2", sagemaker_mpi_enabled="true"), settings)
     assert worker.role == "worker" and worker.argv == () and worker.sshd_argv == ()

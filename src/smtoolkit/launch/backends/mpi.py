@@ -122,7 +122,8 @@ class MpiBackend:
     def _local_agent(rank_dir: str) -> list[str]:
         """Every host here: the master's agent starts each host's orted, which stays in the engine's session."""
         agent = ["-mca", "plm_rsh_agent", agent_path(rank_dir), "-mca", "plm_rsh_no_tree_spawn", "1"]
-        return [*agent, "-mca", "orte_leave_session_attached", "1"]
+        # Every host name may resolve to this machine: mpirun must not take the others for itself.
+        return [*agent, "-mca", "orte_leave_session_attached", "1", "-mca", "if_base_do_not_resolve", "1"]
 
     @staticmethod
     def _forward(environ: Mapping[str, str], job_env: Mapping[str, str], engine_env: Mapping[str, str]) -> list[str]:
