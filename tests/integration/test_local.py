@@ -269,8 +269,9 @@ def test_failing_job_reports_status_reason_and_keeps_artifacts(tmp_path: Path) -
 
 
 PROCESS_SCRIPT = """
-import pathlib, sys, time
+import pathlib, socket, sys, time
 from smtoolkit import env
+print("hostname", socket.gethostname(), flush=True)
 config = env.processing
 first = pathlib.Path(config.inputs["first"].local_path)
 second = pathlib.Path(config.inputs["second"].local_path)
@@ -331,9 +332,9 @@ def test_processing_job_two_inputs_two_outputs(tmp_path: Path) -> None:
     spec_file = tmp_path / "process.json"
     spec_file.write_text(json.dumps(spec))
     work = tmp_path / "work"
-    result = _run(["process", str(spec_file), "--work-dir", str(work)])
+    result = _run(["process", str(spec_file), "--work-dir", str(work), "--hostnames", "on"])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "algo-1 | continuous upload seen" in result.stdout
+    assert "algo-1 | continuous upload seen" in result.stdout and "algo-1 | hostname algo-1" in result.stdout
     assert (tmp_path / "report-out" / "summary.txt").read_text() == "AB"
     assert (tmp_path / "live-out" / "progress.txt").read_text() == "halfway"
     config = json.loads((work / "algo-1" / "config" / "processingjobconfig.json").read_text())
