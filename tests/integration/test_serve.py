@@ -41,6 +41,7 @@ def model_fn(model_dir):
         if time.monotonic() > deadline:
             raise TimeoutError("no release file")
         time.sleep(0.02)
+    (Path(model_dir) / f"loaded-{os.getpid()}").touch()  # which processes have loaded it (per worker: no preload)
     return Identity()
 
 
@@ -215,6 +216,9 @@ def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path
     server = start(base, SCRIPT, SAGEMAKER_PRELOAD_MODEL="false")
     try:
         wait_ready(server, 20)
+        # /ping answers once one worker has loaded the model; a request sent while the other still loads would
+        # queue behind the first one's, and one worker would hold both in turn.
+        wait_for(lambda: len(list((base / "model").glob("loaded-*"))) == 2, 20, "both workers to load the model")
         replies: list[Reply] = []
 
         def slow() -> None:
