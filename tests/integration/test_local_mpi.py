@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.integration.local_jobs import stop_when_ready
+from tests.integration.processes import alive
 from tests.s3server import free_port
 
 pytestmark = pytest.mark.integration
@@ -98,16 +99,9 @@ def _members(archive: str) -> dict[str, bytes]:
 
 
 def _running(tmp_path: Path) -> list[int]:
-    """The ranks' pids that are still running (a zombie waiting for init to reap it has ended)."""
-    alive = []
-    for pid_file in (tmp_path / "pids").glob("*.pid"):
-        try:
-            state = Path(f"/proc/{pid_file.read_text()}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            alive.append(int(pid_file.read_text()))
-    return alive
+    """The ranks' pids that are still running."""
+    pids = [int(pid_file.read_text()) for pid_file in (tmp_path / "pids").glob("*.pid")]
+    return [pid for pid in pids if alive(pid)]
 
 
 @pytest.mark.parametrize("hostnames", ["on", "off"])

@@ -7,11 +7,11 @@ import io
 import tarfile
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.integration.serving import start, stop, wait_ready
 from tests.integration.test_train import _wheel
+from tests.s3server import S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +58,8 @@ def test_code_from_a_tarball_with_requirements_from_a_wheel_folder(tmp_path: Pat
         stop(server)
 
 
-def test_code_from_s3(tmp_path: Path, s3_env: dict[str, str]):
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_env["S3_ENDPOINT_URL"],
-        region_name=s3_env["AWS_REGION"],
-        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-    )
+def test_code_from_s3(tmp_path: Path, s3_server: S3Server, s3_env: dict[str, str]):
+    client = s3_server.client()
     script = "def model_fn(model_dir):\n    return lambda data: data + 1\n"
     bucket = s3_env["SMTOOLKIT_TEST_BUCKET"]
     client.put_object(Bucket=bucket, Key="model/source/sourcedir.tar.gz", Body=_tarball({"inference.py": script}))

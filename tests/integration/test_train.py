@@ -16,6 +16,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from tests.s3server import S3Server
+
 TRAIN = [sys.executable, "-m", "smtoolkit", "train"]
 
 
@@ -136,9 +138,7 @@ def test_code_from_a_tarball(job_tree: Any, tmp_path: Path) -> None:
     assert json.loads((base / "model" / "out.json").read_text())["argv"] == ["--lr", "2"]
 
 
-def test_code_from_s3(job_tree: Any, s3_env: dict[str, str], tmp_path: Path) -> None:
-    import boto3
-
+def test_code_from_s3(job_tree: Any, s3_server: S3Server, s3_env: dict[str, str], tmp_path: Path) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         data = DUMP.encode()
@@ -146,13 +146,7 @@ def test_code_from_s3(job_tree: Any, s3_env: dict[str, str], tmp_path: Path) -> 
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     bucket = s3_env["SMTOOLKIT_TEST_BUCKET"]
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_env["S3_ENDPOINT_URL"],
-        region_name=s3_env["AWS_REGION"],
-        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = s3_server.client()
     client.put_object(Bucket=bucket, Key="job/source/sourcedir.tar.gz", Body=buffer.getvalue())
     uri = f"s3://{bucket}/job/source/sourcedir.tar.gz"
     base = _job(job_tree, "train.py", {}, lr="3", sagemaker_submit_directory=json.dumps(uri))

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from smtoolkit.formats import recordio
+from tests.s3server import S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -301,13 +302,8 @@ def test_serve_runs_the_model_server_for_the_job_with_data_processing(tmp_path: 
     assert (tmp_path / "out" / "rows.csv.out").read_bytes() == b"id1,3\nid2,7\n"
 
 
-def test_s3_in_and_out(server: Server, s3_env: dict[str, str], s3_bucket: str, tmp_path: Path):
-    import boto3
-
-    client = boto3.client(
-        "s3", endpoint_url=s3_env["S3_ENDPOINT_URL"], region_name=s3_env["AWS_REGION"],
-        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-    )  # fmt: skip
+def test_s3_in_and_out(server: Server, s3_server: S3Server, s3_env: dict[str, str], s3_bucket: str, tmp_path: Path):
+    client = s3_server.client()
     big = csv_rows(400_000, "big")  # > 8 MiB: a multipart upload
     objects = {"in/a.csv": csv_rows(5, "a"), "in/sub/b.csv": big, "in/bad.csv": b"POISON\n", "other/c.csv": b"c\n"}
     for key, data in objects.items():

@@ -89,7 +89,7 @@ _common_options = [
     ),
     click.option(
         "--hostnames",
-        type=click.Choice(["auto", "on", "off"]),  # smtoolkit.local.hostnames.HOSTNAME_MODES
+        type=click.Choice(["auto", "on", "off"]),  # smtoolkit.local.hostnames.HostnameMode
         default="auto",
         show_default=True,
         help="Run each host under its own hostname with algo-N resolvable (Linux namespaces): auto where "

@@ -29,7 +29,6 @@ from smtoolkit.local.tree import LOOPBACK
 log = logging.getLogger(__name__)
 
 HostnameMode = Literal["auto", "on", "off"]
-HOSTNAME_MODES: tuple[HostnameMode, ...] = ("auto", "on", "off")
 HOSTS_FILE = ".hosts"
 SYSTEM_HOSTS = Path("/etc/hosts")
 TOOLS = ("unshare", "mount", "hostname", "sh")

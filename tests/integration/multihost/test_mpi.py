@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
-from pathlib import Path
 
 from tests.integration.multihost.cluster import Cluster, SshKeys
+from tests.integration.processes import alive
 
 TIMEOUT = 60
 HPS = {"sagemaker_program": "train.py", "sagemaker_mpi_enabled": "true", "sagemaker_mpi_num_of_processes_per_host": "2"}
@@ -84,17 +83,9 @@ def test_sigterm_to_the_master_stops_every_rank(cluster: Cluster, ssh_keys: SshK
     master.send_signal(signal.SIGTERM)
     assert master.wait(TIMEOUT) != 0 and worker.wait(TIMEOUT) != 0
     for path in pids:
-        assert not _alive(int(path.read_text())), path
+        assert not alive(int(path.read_text())), path
     for host in cluster.hosts:
         assert "received SIGTERM" in (host.base / "output" / "failure").read_text()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
 
 
 def test_sigterm_while_the_master_waits_for_the_workers_ends_the_wait(cluster: Cluster, ssh_keys: SshKeys) -> None:

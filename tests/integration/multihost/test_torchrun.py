@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 from tests.integration.multihost.cluster import Cluster
+from tests.integration.processes import alive
 
 TIMEOUT = 90
 HPS = {"sagemaker_program": "train.py", "sagemaker_torch_distributed_enabled": "true"}
@@ -91,12 +90,4 @@ def test_torchrun_that_does_not_exit_after_its_ranks_is_stopped(cluster: Cluster
     assert all((host.base / "output" / "success").exists() for host in cluster.hosts)
     assert "rank 3 (pid" in cluster.log(cluster.hosts[1]) and "stopping it" in cluster.log(cluster.hosts[0])
     pid = int((cluster.hosts[1].base / "model" / "lingering.pid").read_text())
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    assert not alive(pid)
