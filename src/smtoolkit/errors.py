@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -116,6 +117,14 @@ class UnsupportedMediaType(ServeError):
 class ModelNotReady(ServeError):
     kind = "ModelNotReady"
     status = 503
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' naming the valid choice closest to a misspelt `name`, or '' when none is close.
+
+    The one place every command, spec reader and settings check phrases its suggestion for a typo."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
 
 
 def exit_on(error: SmtoolkitError) -> NoReturn:
