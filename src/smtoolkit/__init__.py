@@ -17,8 +17,10 @@ from smtoolkit.errors import (
 )
 
 if TYPE_CHECKING:
+    from smtoolkit import checkpoints
     from smtoolkit.config.hyperparameters import Hyperparameters
     from smtoolkit.config.training import TrainingEnv
+    from smtoolkit.metricsfile import log_metric
 
     env: TrainingEnv
 
@@ -33,7 +35,9 @@ __all__ = [
     "SmtoolkitError",
     "UserScriptError",
     "__version__",
+    "checkpoints",
     "env",
+    "log_metric",
 ]
 
 
@@ -47,4 +51,12 @@ def __getattr__(name: str) -> Any:
         from smtoolkit.config.hyperparameters import Hyperparameters
 
         return Hyperparameters
+    if name == "checkpoints":
+        import smtoolkit.checkpoints
+
+        return smtoolkit.checkpoints
+    if name == "log_metric":
+        from smtoolkit.metricsfile import log_metric
+
+        return log_metric
     raise AttributeError(f"module 'smtoolkit' has no attribute {name!r}")
