@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
+from smtoolkit.dirsync.intermediate import start_intermediate_upload
 from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
 from smtoolkit.launch import entrypoint, report
 from smtoolkit.launch.backends.settings import EngineSettings
@@ -51,11 +52,16 @@ def run_training(settings: LauncherSettings, dry_run: bool = False, environ: Map
             return 0
         plan = _prepare(env, settings, environ)
         plan = with_engine(plan, env, settings.argv_style, engine_settings, environ)
+        intermediate = start_intermediate_upload(env, environ)
     except SmtoolkitError as error:
         logger.error("%s", report.error_message(error))
         report.write_failure(failure_file, report.error_message(error))
         return error.exit_code
-    return _run(plan, settings, env, environ)
+    try:
+        return _run(plan, settings, env, environ)
+    finally:
+        if intermediate is not None:  # the final pass, after output/success or output/failure is written
+            intermediate.stop()
 
 
 def _prepare(env: TrainingEnv, settings: LauncherSettings, environ: Mapping[str, str]) -> LaunchPlan:
