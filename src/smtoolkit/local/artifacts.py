@@ -3,7 +3,7 @@
 `<output path>/<job name>/output/model.tar.gz` holds every host's `model/`, and `output.tar.gz` every host's
 `output/data/`, merged: on a name clash the lower-numbered host's file is kept (the platform only says clashing
 names overwrite each other). Symbolic links are stored as links, never followed. Checkpoints are copied from the
-checkpoint location into each host's checkpoint dir before the job and back (all hosts to the same prefix) after it.
+checkpoint location into each host's checkpoint dir before the job (smtoolkit.local.livesync mirrors them back).
 """
 
 from __future__ import annotations
@@ -68,16 +68,6 @@ def pack_training_artifacts(
             store.put(archive, uri)
             log.info("packed %d files into %s", count, uri)
     return destinations
-
-
-def upload_tree(store: ObjectStore, root: Path, uri: str) -> int:
-    """Every regular file under `root` (links not followed) to `uri/<relative path>`; returns the count."""
-    count = 0
-    for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if path.is_file() and not path.is_symlink():
-            store.put(path, join_uri(uri, path.relative_to(root).as_posix()))
-            count += 1
-    return count
 
 
 def restore_checkpoints(store: ObjectStore, uri: str, targets: Sequence[Path]) -> int:

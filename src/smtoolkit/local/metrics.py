@@ -51,6 +51,13 @@ class MetricCollector:
                     series.values.append(value)
                     series.last_time = time.time()
 
+    def add(self, name: str, value: float, timestamp: float) -> None:
+        """A value from the job's metric files (SAGEMAKER_METRICS_DIRECTORY), after those from the log."""
+        with self._lock:
+            series = self._series.setdefault(name, MetricSeries(name))
+            series.values.append(value)
+            series.last_time = max(series.last_time, timestamp)
+
     @property
     def series(self) -> list[MetricSeries]:
         with self._lock:
@@ -58,7 +65,7 @@ class MetricCollector:
 
     @property
     def defined(self) -> bool:
-        return bool(self._patterns)
+        return bool(self._series)
 
     def final_metric_data(self) -> list[dict[str, Any]]:
         """DescribeTrainingJob's FinalMetricDataList."""

@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 
 from smtoolkit.formats.pipe import PipeWriter
-from smtoolkit.local import artifacts, staging
+from smtoolkit.local import artifacts, livesync, staging
 from smtoolkit.local.container import ContainerHosts, local_source_mounts
 from smtoolkit.local.hostnames import as_host, host_naming
 from smtoolkit.local.job import (
@@ -103,7 +103,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         algorithm = spec.algorithm_specification
         command = (algorithm.container_entrypoint or [], algorithm.container_arguments or ["train"])
         mounts = local_source_mounts(spec.hyperparameters)
-        job_env = {**spec.environment, **platform_env}
+        job_env = {**spec.environment, **platform_env, **livesync.CONTAINER_METRICS_ENV}
         launches = [containers.launch(host, paths.base, command, job_env, mounts) for host, paths in trees.items()]
     else:
         host_extra = dict(platform_env)
@@ -114,11 +114,19 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
             HostLaunch(
                 host,
                 as_host(naming, host, host_argv(spec)),
-                host_environment(settings.environ, spec.environment, paths.base, spec.hosts, host_extra),
+                host_environment(
+                    settings.environ,
+                    spec.environment,
+                    paths.base,
+                    spec.hosts,
+                    {**host_extra, **livesync.metrics_variable(paths)},
+                ),
                 paths.base,
             )
             for host, paths in trees.items()
         ]
+    output_path = spec.output_data_config.s3_output_path or str(work_dir / "output")
+    mirrors = livesync.start_mirrors(spec, list(trees.values()), output_path, settings.environ)
     try:
         _stage_channels(spec, store, trees, work_dir / ".cache", writers)
         outcome = run_hosts(
@@ -134,7 +142,8 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         output.close()
         if containers is not None:
             containers.close()
-    output_path = spec.output_data_config.s3_output_path or str(work_dir / "output")
+        livesync.stop_mirrors(mirrors)
+    livesync.collect_metric_files(list(trees.values()), metrics)
     packed = artifacts.pack_training_artifacts(
         store,
         [paths.model_dir for paths in trees.values()],
@@ -142,9 +151,6 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         output_path,
         spec.training_job_name,
     )
-    if spec.checkpoint_config is not None:
-        for directory in checkpoint_dirs:
-            artifacts.upload_tree(store, directory, spec.checkpoint_config.s3_uri)
     report = _report(spec, outcome, trees, packed, metrics, arn, output_path)
     report.write(work_dir / "job.json")
     return report

@@ -6,7 +6,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from smtoolkit.local.artifacts import pack_training_artifacts, restore_checkpoints, upload_tree
+from smtoolkit.local.artifacts import pack_training_artifacts, restore_checkpoints
 from smtoolkit.local.metrics import MetricCollector
 from smtoolkit.local.outputs import OutputSync
 from smtoolkit.local.store import ObjectStore
@@ -45,7 +45,7 @@ def test_output_sync_puts_new_and_changed_files_only(tmp_path: Path) -> None:
     assert (dest / "a").read_text() == "22" and not (dest / "link").exists()
 
 
-def test_checkpoints_restore_and_upload(tmp_path: Path) -> None:
+def test_checkpoints_restore(tmp_path: Path) -> None:
     store = ObjectStore({})
     saved = tmp_path / "saved"
     assert restore_checkpoints(store, str(saved), [tmp_path / "h1"]) == 0
@@ -53,9 +53,6 @@ def test_checkpoints_restore_and_upload(tmp_path: Path) -> None:
     (saved / "step-1.pt").write_text("w")
     assert restore_checkpoints(store, str(saved), [tmp_path / "h1", tmp_path / "h2"]) == 1
     assert (tmp_path / "h2" / "step-1.pt").read_text() == "w"
-    (tmp_path / "h1" / "step-2.pt").write_text("w2")
-    assert upload_tree(store, tmp_path / "h1", str(saved)) == 2
-    assert (saved / "step-2.pt").read_text() == "w2"
 
 
 def test_metrics_from_log_lines() -> None:
