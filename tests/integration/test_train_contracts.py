@@ -196,3 +196,18 @@ def test_a_stopped_local_job_resumes_from_its_checkpoints(
     assert [(m["MetricName"], m["Value"]) for m in described["FinalMetricDataList"]] == [("train:step", 4.0)]
     table = second.stdout.split("metrics:")[1]
     assert "train:step" in table and " 4 " in table
+
+
+def test_checkpoints_of_a_failed_local_job_are_kept(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(
+        "from smtoolkit import checkpoints\ncheckpoints.save_bytes('step-7.ckpt', b'7')\nraise SystemExit(3)\n"
+    )
+    saved = tmp_path / "saved"
+    argv = [*LOCAL, "train", "--work-dir", str(tmp_path / "work"), "--entry-point", "train.py"]
+    argv += ["--source-dir", str(code), "--checkpoint-uri", str(saved)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert (saved / "step-7.ckpt").read_bytes() == b"7"
+    assert json.loads((tmp_path / "work" / "job.json").read_text())["TrainingJobStatus"] == "Failed"
