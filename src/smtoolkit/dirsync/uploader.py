@@ -37,6 +37,11 @@ def _signature(path: Path) -> Signature | None:
     return (status.st_size, status.st_mtime_ns)
 
 
+def _is_regular(path: Path) -> bool:
+    """A finished regular file; links are never followed (one could point anywhere on the machine)."""
+    return path.is_file() and not path.is_symlink() and not is_partial(path)
+
+
 class FolderUploader:
     """`start()`, then `stop()` for the final pass; `mirror_deletes` also deletes what disappears from the folder."""
 
@@ -60,18 +65,22 @@ class FolderUploader:
         for path in self._files():
             if (signature := _signature(path)) is not None:
                 self._sent[self._key(path)] = signature
-        self._observer = _watch(self.root, self)
+        try:
+            self._observer = _watch(self.root, self)
+        except OSError as exc:  # inotify limits (max_user_watches, max_user_instances) reached
+            log.warning("%s: cannot watch %s (%s); its files are uploaded when the job ends", self.what, self.root, exc)
         self._worker.start()
         log.info("uploading %s from %s to %s as files are written", self.what, self.root, self.destination.uri)
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop watching, upload what changed since the last upload, and wait for that (at most `timeout` s)."""
-        if self._observer is None:
+        if not self._worker.is_alive():
             return
-        self._observer.stop()
-        self._observer.join()
-        self._observer = None
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join()
+            self._observer = None
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
@@ -102,14 +111,14 @@ class FolderUploader:
 
     def notice_tree(self, folder: str) -> None:
         for path in Path(folder).rglob("*"):
-            if path.is_file():
+            if _is_regular(path):
                 self.notice(str(path))
 
     def _key(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
     def _files(self) -> list[Path]:
-        return [path for path in self.root.rglob("*") if path.is_file() and not is_partial(path)]
+        return [path for path in self.root.rglob("*") if _is_regular(path)]
 
     def _work(self) -> None:
         final_pass = False
@@ -129,7 +138,7 @@ class FolderUploader:
 
     def _sync(self, key: str) -> None:
         path = self.root / key
-        signature = _signature(path)
+        signature = _signature(path) if not path.is_symlink() else None
         try:
             if signature is None:
                 if self.mirror_deletes and self._sent.pop(key, None) is not None:

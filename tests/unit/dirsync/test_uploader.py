@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.atomicfile import write_atomically
+from smtoolkit.dirsync import uploader as uploader_module
 from smtoolkit.dirsync.destination import LocalDestination
 from smtoolkit.dirsync.uploader import FolderUploader
 
@@ -102,3 +103,29 @@ def test_failed_uploads_are_logged_and_retried_in_the_final_pass(
     remote.unlink()
     mirror.stop()
     assert (remote / "a.txt").read_bytes() == b"a" and "cannot upload a.txt" in caplog.text
+
+
+def test_links_are_never_followed(uploader: FolderUploader, folders: tuple[Path, Path], tmp_path: Path) -> None:
+    watched, remote = folders
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for upload")
+    (watched / "link.txt").symlink_to(secret)
+    (watched / "real.txt").write_bytes(b"r")
+    wait_for(has(remote / "real.txt", b"r"))
+    uploader.stop()
+    assert sorted(p.name for p in remote.iterdir()) == ["real.txt"]
+
+
+def test_without_a_watch_the_files_still_go_at_the_end(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Mocked: reaching the machine's inotify limits needs root (sysctl fs.inotify.max_user_watches).
+    def refuse(*args: object) -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(uploader_module, "_watch", refuse)
+    watched, remote = folders
+    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="test").start()
+    (watched / "a.txt").write_bytes(b"a")
+    mirror.stop()
+    assert (remote / "a.txt").read_bytes() == b"a" and "uploaded when the job ends" in caplog.text
