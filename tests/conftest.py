@@ -19,6 +19,7 @@ _JOB_VARIABLE_PREFIXES = (
     "AWS_REGION",
     "CURRENT_HOST",
     "CA_REPOSITORY_ARN",
+    "AIP_",
 )
 
 
