@@ -79,8 +79,3 @@ def _selected(outputs: Sequence[Tensor], request: InferenceRequest) -> list[tupl
             raise BadRequest(f"the model has no output {wanted.name!r}{hint}; outputs: {list(by_name)}")
         selected.append((tensor, default if wanted.binary_data is None else wanted.binary_data))
     return selected
-
-
-def error_body(message: str) -> bytes:
-    """The OIP error body (also Vertex AI's): {"error": message}."""
-    return json.dumps({"error": message}).encode()

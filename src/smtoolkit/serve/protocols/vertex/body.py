@@ -1,0 +1,78 @@
+"""Vertex AI's prediction bodies: {"instances": [...], "parameters": ...} in, {"predictions": [...]} out.
+
+Between the two, the user's handlers run as on /invocations: input_fn gets the instances as JSON text (content
+type application/json), so the same inference.py answers a Vertex request as it answers /invocations with the
+instances list as its body; output_fn's JSON list becomes the predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from smtoolkit.errors import BadRequest, PayloadTooLarge, ServeError, did_you_mean
+from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES
+
+JSON_TYPE = "application/json"
+FIELDS = ("instances", "parameters")
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    instances: list[Any]
+    parameters: Any = None  # any JSON value Vertex passes through; usually an object, None when absent
+
+    def instances_body(self) -> bytes:
+        """The body input_fn receives on this route: the instances list as JSON text."""
+        return json.dumps(self.instances, separators=(",", ":")).encode()
+
+
+def check_size(size: int, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> None:
+    """413 when a body of `size` bytes is over Vertex's limit (checked on Content-Length before reading)."""
+    if limit is not None and size > limit:
+        raise PayloadTooLarge(f"the body has {size} bytes; Vertex AI accepts at most {limit} per prediction request")
+
+
+def parse_predict_request(body: bytes, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> PredictRequest:
+    """A Vertex prediction request; BadRequest naming what is wrong, PayloadTooLarge over `limit` bytes."""
+    check_size(len(body), limit)
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f'the body is not valid JSON ({exc}); expected {{"instances": [...]}}') from None
+    if not isinstance(document, dict):
+        raise BadRequest(f'the body must be a JSON object {{"instances": [...]}}, got {type(document).__name__}')
+    for name in document:
+        if name not in FIELDS:
+            raise BadRequest(
+                f"unknown field {name!r}{did_you_mean(name, FIELDS)}; a request has {' and '.join(FIELDS)}"
+            )
+    instances = document.get("instances")
+    if not isinstance(instances, list):
+        got = "nothing" if instances is None else type(instances).__name__
+        raise BadRequest(f'"instances" must be a list with one item per instance, got {got}')
+    return PredictRequest(instances, document.get("parameters"))
+
+
+def predictions_body(output: bytes, content_type: str | None) -> bytes:
+    """The Vertex response from what output_fn (or the JSON encoder) gave: a JSON list becomes
+    {"predictions": list}; an object already holding "predictions" passes as is. Anything else is a 500
+    naming what came back, since Vertex clients can read nothing else."""
+    if content_type is not None and content_type.split(";")[0].strip().lower() != JSON_TYPE:
+        raise ServeError(f"on the Vertex AI route output_fn must return {JSON_TYPE}; it returned {content_type}")
+    try:
+        value = json.loads(output)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ServeError("on the Vertex AI route output_fn must return JSON; it returned something else") from None
+    if isinstance(value, dict) and "predictions" in value:
+        return output
+    if not isinstance(value, list):
+        raise ServeError(
+            f"on the Vertex AI route the predictions must be a JSON list (one per instance), got {type(value).__name__}"
+        )
+    return build_predictions(value)
+
+
+def build_predictions(predictions: list[Any]) -> bytes:
+    return json.dumps({"predictions": predictions}, separators=(",", ":")).encode()

@@ -1,0 +1,87 @@
+"""VertexSettings: the AIP_* variables Vertex AI sets in a custom prediction container, typed, with the
+defaults its documentation gives. Read once at the entry point and passed down; nothing here binds or writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smtoolkit.errors import ConfigError, Problem
+
+ENV_PREFIX = "AIP_"
+PREDICTION_MODE = "PREDICTION"
+DEFAULT_PORT = 8080
+# Vertex's limit on a request body: 1.5 MB on a shared public endpoint; dedicated public, Private Service
+# Connect and private endpoints take 10 MB ("Choose an endpoint type" in the Vertex AI docs).
+PUBLIC_ENDPOINT_MAX_BYTES = 1_500_000
+DEDICATED_ENDPOINT_MAX_BYTES = 10_000_000
+
+
+class VertexSettings(BaseSettings):
+    """Each field is read from AIP_<FIELD NAME>; Vertex sets them all when it deploys the model."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, protected_namespaces=())
+
+    mode: str | None = Field(None, description="PREDICTION in a container Vertex AI serves. Default unset.")
+    mode_version: str | None = Field(None, description="The version of the contract in AIP_MODE. Default unset.")
+    http_port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Listen port (containerSpec.ports[0]).")
+    health_route: str | None = Field(
+        None, description="GET path of the health check. Default: the predict route's path."
+    )
+    predict_route: str | None = Field(
+        None,
+        description="POST path of predictions. Default /v1/endpoints/AIP_ENDPOINT_ID/deployedModels/"
+        "AIP_DEPLOYED_MODEL_ID:predict.",
+    )
+    storage_uri: str | None = Field(None, description="Where the model artifacts are: gs:// or a local path.")
+    endpoint_id: str | None = Field(None, description="The Endpoint's id (the last part of its name).")
+    deployed_model_id: str | None = Field(None, description="The DeployedModel's id.")
+    model_name: str | None = Field(None, description="The Model's resource name.")
+    project_number: str | None = Field(None, description="The project's number.")
+    machine_type: str | None = Field(None, description="The node's machine type.")
+    accelerator_type: str | None = Field(None, description="The node's accelerator type, if any.")
+    framework: str | None = Field(None, description="The framework Vertex knows the container by.")
+
+    @field_validator("health_route", "predict_route")
+    @classmethod
+    def _check_route(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith("/") or any(c.isspace() for c in value):
+            raise ValueError("expected an HTTP path starting with / and without spaces")
+        return value
+
+    @property
+    def active(self) -> bool:
+        """Whether Vertex AI is serving this container (AIP_MODE=PREDICTION)."""
+        return (self.mode or "").strip().upper() == PREDICTION_MODE
+
+    @property
+    def predict_path(self) -> str:
+        if self.predict_route:
+            return self.predict_route
+        endpoint, model = self.endpoint_id or "ENDPOINT", self.deployed_model_id or "DEPLOYED_MODEL"
+        return f"/v1/endpoints/{endpoint}/deployedModels/{model}:predict"
+
+    @property
+    def health_path(self) -> str:
+        """AIP_HEALTH_ROUTE; unset, Vertex sends health checks as GET on the predict route's path."""
+        return self.health_route or self.predict_path
+
+
+def load_vertex_settings(**overrides: Any) -> VertexSettings:
+    """VertexSettings from the environment (and keyword overrides); ConfigError naming each bad variable."""
+    try:
+        return VertexSettings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                source="environment",
+                field=ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper(),
+                message=f"got {error['input']!r}: {error.get('ctx', {}).get('error') or error['msg']}",
+            )
+            for error in exc.errors(include_url=False)
+        ]
+        raise ConfigError(problems) from None
