@@ -67,18 +67,18 @@ def get(port: int, path: str, timeout: float = 5) -> int:
         connection.close()
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60, path: str = "/ping") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}")
         try:
-            if get(port, "/ping", 2) == 200:
+            if get(port, path, 2) == 200:
                 return
         except OSError:
             pass
         time.sleep(0.05)
-    raise RuntimeError("the server did not answer /ping 200 in time")
+    raise RuntimeError(f"the server did not answer {path} 200 in time")
 
 
 @dataclass
@@ -103,23 +103,31 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
-def ping_loop(port: int, stop: threading.Event, pings: list[float]) -> None:
+def ping_loop(port: int, stop: threading.Event, pings: list[float], path: str = "/ping") -> None:
     while not stop.wait(0.1):
         started = time.perf_counter()
         try:
-            ok = get(port, "/ping") == 200
+            ok = get(port, path) == 200
         except OSError:
             ok = False
         pings.append((time.perf_counter() - started) * 1e3 if ok else float("inf"))
 
 
 def run_wrk(
-    port: int, pid: int, seconds: float, connections: int, threads: int, script: Path, prefix: Sequence[str] = ()
+    port: int,
+    pid: int,
+    seconds: float,
+    connections: int,
+    threads: int,
+    script: Path,
+    prefix: Sequence[str] = (),
+    ping_path: str = "/ping",
 ) -> Round:
+    """One wrk round on /invocations (a script may set wrk.path to load another route), pinging meanwhile."""
     argv = [*prefix, "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "-s", str(script)]
     pings: list[float] = []
     stop = threading.Event()
-    pinger = threading.Thread(target=ping_loop, args=(port, stop, pings))
+    pinger = threading.Thread(target=ping_loop, args=(port, stop, pings, ping_path))
     pinger.start()
     cpu_before = server_cpu_seconds(pid)
     try:

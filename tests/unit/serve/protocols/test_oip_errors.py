@@ -102,6 +102,12 @@ def test_nested_and_flat_data_are_the_same_tensor() -> None:
     ]
 
 
+def test_ragged_nesting_counts_its_elements() -> None:
+    for use_numpy in (True, False):
+        request = parse_request(_body(_tensor(shape=[3], data=[[1, 2], [3]])), use_numpy=use_numpy)
+        assert list(request.input("x").data) == [1.0, 2.0, 3.0]
+
+
 def test_unknown_input_name_suggests_the_closest() -> None:
     request = parse_request(_body(_tensor(name="input0")))
     with pytest.raises(BadRequest, match=r"no input 'inptu0' \(did you mean input0\?\)"):

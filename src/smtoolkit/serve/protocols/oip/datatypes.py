@@ -19,8 +19,8 @@ class DataType:
     struct_code: str  # little-endian struct format letter; "" for BYTES
     numpy_name: str  # numpy dtype, little-endian; "object" for BYTES (elements are bytes)
     kind: JsonKind
-    low: int | None = None  # integer range, for a clear error instead of silent wrap-around
-    high: int | None = None
+    low: int = 0  # the integer range, for a clear error instead of a silent wrap-around
+    high: int = 0
 
 
 def _int(name: str, size: int, code: str, signed: bool) -> DataType:

@@ -76,7 +76,7 @@ def _check_element(value: Any, dtype: DataType) -> Any:
         return float(value)
     if kind == "int" and type(value) is float and value.is_integer():
         value = int(value)  # JSON numbers have no integer type: 7.0 is 7 (some clients send floats only)
-    if kind == "int" and type(value) is int and dtype.low is not None and dtype.low <= value <= (dtype.high or 0):
+    if kind == "int" and type(value) is int and dtype.low <= value <= dtype.high:
         return value
     if kind == "bool" and type(value) is bool:
         return value
@@ -85,12 +85,13 @@ def _check_element(value: Any, dtype: DataType) -> Any:
     raise ValueError(_expected(dtype))
 
 
+_EXPECTED = {"float": "numbers", "bool": "true or false", "bytes": "strings"}
+
+
 def _expected(dtype: DataType) -> str:
     if dtype.kind == "int":
         return f"{dtype.name} elements are integers from {dtype.low} to {dtype.high}"
-    return {"float": "numbers", "bool": "true or false", "bytes": "strings"}[dtype.kind].join(
-        (f"{dtype.name} elements are ", "")
-    )
+    return f"{dtype.name} elements are {_EXPECTED[dtype.kind]}"
 
 
 def _count_error(where: str, shape: Sequence[int], found: int) -> BadRequest:
@@ -132,8 +133,8 @@ _NUMPY_KINDS = {"bool": "b", "int": "iu", "float": "iuf"}
 def _json_to_array(data: list[Any], dtype: DataType, shape: Sequence[int], where: str, np: ModuleType) -> Any:
     try:
         array = np.asarray(data)
-    except (ValueError, OverflowError):
-        array = np.asarray(flatten(data), dtype=object)  # ragged nesting: row-major order still defines it
+    except (ValueError, OverflowError):  # ragged nesting: the row-major order of the elements still defines it
+        array = np.asarray(flatten(data))
     if array.size != element_count(shape):
         raise _count_error(where, shape, array.size)
     if dtype.kind == "int" and array.dtype.kind == "f" and _integral(array, np):
