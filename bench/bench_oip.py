@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.bench_serve import WRK_SCRIPT, parse_args, run_wrk, summary, wait_ready
-from bench.oip_targets import INFER_BODY, INFER_PATH, READY_PATH, start_mlserver
+from bench.oip_targets import INFER_BODY, INFER_PATH, READY_PATH, start_mlserver, stop
 from bench.serve_targets import free_port
 
 
@@ -39,10 +39,9 @@ def measure(name: str, start: Callable[[int], subprocess.Popen[bytes]], args: ar
         load = (args.connections, args.threads, script, (), READY_PATH)
         run_wrk(port, process.pid, 1.0, *load)  # warm-up
         rounds = [run_wrk(port, process.pid, args.seconds, *load) for _ in range(args.rounds)]
+        summary(name, rounds)
     finally:
-        process.terminate()
-        process.wait(30)
-    summary(name, rounds)
+        stop(process)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

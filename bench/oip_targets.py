@@ -5,6 +5,8 @@ settings with `parallel_workers` inference processes behind MLServer's one HTTP 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -74,5 +76,20 @@ def start_mlserver(folder: Path, port: int, workers: int, prefix: Sequence[str] 
     env = base_environ() | {"PYTHONPATH": str(folder)}
     with (folder / "mlserver.log").open("wb") as log:  # its per-request INFO lines stay out of the report
         return subprocess.Popen(
-            [*prefix, str(mlserver), "start", str(folder)], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
+            [*prefix, str(mlserver), "start", str(folder)],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: its workers go with it in stop()
         )
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """SIGTERM, then SIGKILL to the server's own process group: MLServer 1.7.1 can hang in its shutdown."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
