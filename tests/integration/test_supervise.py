@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from smtoolkit.errors import LaunchError
-from smtoolkit.launch.supervise import DRAIN_TIMEOUT, Outcome, ProcessSpec, run_supervised
+from smtoolkit.proc.supervise import DRAIN_TIMEOUT, Outcome, ProcessSpec, run_supervised
 from tests.integration.scripts.harness import (
     ROOT,
     Driver,

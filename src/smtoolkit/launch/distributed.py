@@ -34,9 +34,9 @@ from smtoolkit.launch.exit_guard import run_engine
 from smtoolkit.launch.hosts import wait_for_files, wait_for_names, wait_for_port
 from smtoolkit.launch.mpi_local import host_env_file, scratch_dir, write_agent, write_host_env
 from smtoolkit.launch.plan import LaunchPlan
-from smtoolkit.launch.signals import STOPPING, install_handlers, restore_handlers
-from smtoolkit.launch.supervise import Outcome, ProcessSpec
 from smtoolkit.launch.verdict import Message, decide, failure_message, host_report
+from smtoolkit.proc.signals import STOPPING, install_handlers, restore_handlers
+from smtoolkit.proc.supervise import Outcome, ProcessSpec
 
 logger = logging.getLogger(__name__)
 

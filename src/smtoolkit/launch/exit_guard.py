@@ -24,7 +24,7 @@ from typing import Any
 
 from smtoolkit.launch.backends.base import EnginePlan
 from smtoolkit.launch.rank_main import FINISHED_PREFIX
-from smtoolkit.launch.supervise import Outcome, ProcessSpec, run_supervised
+from smtoolkit.proc.supervise import Outcome, ProcessSpec, run_supervised
 
 logger = logging.getLogger(__name__)
 

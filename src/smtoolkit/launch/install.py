@@ -15,8 +15,8 @@ from pathlib import Path
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError
 from smtoolkit.launch import deps
-from smtoolkit.launch.signals import signal_name
-from smtoolkit.launch.supervise import ProcessSpec, run_supervised
+from smtoolkit.proc.signals import signal_name
+from smtoolkit.proc.supervise import ProcessSpec, run_supervised
 
 logger = logging.getLogger(__name__)
 

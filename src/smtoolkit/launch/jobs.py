@@ -18,9 +18,9 @@ from smtoolkit.launch import entrypoint, report
 from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.install import install_code_dependencies
 from smtoolkit.launch.plan import LaunchPlan, build_plan, with_engine
-from smtoolkit.launch.supervise import Outcome, ProcessSpec, run_supervised
 from smtoolkit.logs import configure_logging, masked
 from smtoolkit.paths import JobPaths
+from smtoolkit.proc.supervise import Outcome, ProcessSpec, run_supervised
 
 if TYPE_CHECKING:
     from smtoolkit.launch.backends.base import EnginePlan

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from smtoolkit.errors import SmtoolkitError
-from smtoolkit.launch.supervise import Outcome
 from smtoolkit.logs import mask_argv, mask_text
+from smtoolkit.proc.supervise import Outcome
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from smtoolkit.launch.report import FAILURE_REASON_CHARS
-from smtoolkit.launch.supervise import Outcome
 from smtoolkit.logs import mask_argv
+from smtoolkit.proc.supervise import Outcome
 
 Message = dict[str, Any]
 STDERR_CHARS = 2000

@@ -14,7 +14,8 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-from smtoolkit.launch.signals import install_handlers, restore_handlers, signal_name
+from smtoolkit.proc.signals import install_handlers, restore_handlers, signal_name
+from smtoolkit.proc.stop import Hurry
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self.hurry = False
+        self.hurry = Hurry()  # what stopping the model server also waits on
         self.armed = True
         self._previous: dict[int, Any] = {}
 
@@ -43,7 +44,7 @@ class StopSignals:
             self.received = signum
             log.warning("received %s: stopping the job", signal_name(signum))
             raise JobInterrupted(signum)
-        self.hurry = True
+        self.hurry.set()
         log.warning("received %s: not waiting for the model server any longer", signal_name(signum))
 
     def disarm(self) -> None:
@@ -58,3 +59,4 @@ class StopSignals:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         restore_handlers(self._previous)
+        self.hurry.close()

@@ -10,27 +10,25 @@ from __future__ import annotations
 
 import collections
 import logging
-import signal
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from smtoolkit.local.runner import HostLaunch, LineSink, descendants, exit_code_of, kill_all_of, start_relayed
+from smtoolkit.proc.spawn import LineSink, exit_code_of, start_relayed
+from smtoolkit.proc.stop import Hurry, stop_process
 
 log = logging.getLogger(__name__)
 
 TAIL_LINES = 20
 _RELAY_JOIN_TIMEOUT = 2.0
-_POLL_INTERVAL = 0.1
 
 
 class ModelServer:
     """One serve process; `start()`, then `stop()` (always, also after a failure)."""
 
     def __init__(self, host: str, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path, sink: LineSink) -> None:
-        self.host, self._launch, self._sink = host, HostLaunch(host, argv, env, cwd), sink
+        self.host, self._argv, self._env, self._cwd, self._sink = host, argv, env, cwd, sink
         self._process: subprocess.Popen[bytes] | None = None
         self._relay: threading.Thread | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -41,7 +39,9 @@ class ModelServer:
         self._sink(host, line)
 
     def start(self) -> None:
-        self._process, self._relay = start_relayed(self._launch, self._on_line, "the model server")
+        self._process, self._relay = start_relayed(
+            self.host, self._argv, self._env, self._cwd, self._on_line, what="the model server"
+        )
         log.info("model server started on host %s (pid %d)", self.host, self._process.pid)
 
     def alive(self) -> bool:
@@ -57,20 +57,11 @@ class ModelServer:
         """The server's last lines of output (for a failure reason)."""
         return "\n".join(self._tail)
 
-    def stop(self, grace_period: float, hurry: Callable[[], bool] = lambda: False) -> int | None:
-        """SIGTERM, wait up to `grace_period` (or until `hurry()`), then SIGKILL every process of the server."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            self.stopped_by_us = True
-            log.info("stopping the model server (SIGTERM, SIGKILL in %.0f s)", grace_period)
-            process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + grace_period
-            while process.poll() is None and time.monotonic() < deadline and not hurry():
-                time.sleep(_POLL_INTERVAL)
-            if process.poll() is None:
-                log.warning("the model server did not stop in time; sending SIGKILL to its processes")
-                kill_all_of([*descendants(process.pid), process.pid])
-            process.wait()
+    def stop(self, grace_period: float, hurry: Hurry | None = None) -> int | None:
+        """SIGTERM, wait up to `grace_period` (or until `hurry` is set), then SIGKILL every process of the server."""
+        if self._process is not None:
+            self.stopped_by_us = self._process.poll() is None
+            stop_process(self._process, grace_period, hurry=hurry, what="the model server")
         if self._relay is not None:
             self._relay.join(_RELAY_JOIN_TIMEOUT)
         return self.exit_code

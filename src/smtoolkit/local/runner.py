@@ -10,24 +10,22 @@ host fails the others are stopped the same way; when `max_runtime` passes, all a
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from smtoolkit.errors import LaunchError
-from smtoolkit.launch.signals import STOPPING, SignalTrap, signal_name
+from smtoolkit.proc.signals import STOPPING, SignalTrap, signal_name
+from smtoolkit.proc.spawn import LineSink, exit_code_of, start_relayed
+from smtoolkit.proc.stop import GraceClock, kill_tree
 
 log = logging.getLogger(__name__)
 
-LineSink = Callable[[str, bytes], None]
 StopReason = Literal["signal", "max_runtime", "host_failed"]
 _POLL_INTERVAL = 0.5
 _RELAY_JOIN_TIMEOUT = 2.0
@@ -60,42 +58,9 @@ class RunOutcome:
         return next((item for item in self.exits if item.exit_code != 0), None)
 
 
-def relay_lines(host: str, source: int, sink: LineSink) -> None:
-    """Read `source` (a pipe's read end, closed at the end) and hand `sink` each line, `\n` included."""
-    pending = b""
-    with os.fdopen(source, "rb", buffering=0) as stream:
-        while chunk := stream.read(64 * 1024):
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                sink(host, line + b"\n")
-    if pending:
-        sink(host, pending + b"\n")
-
-
-def exit_code_of(returncode: int) -> int:
-    """A process's exit code as a container reports it: 128+N when killed by signal N."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
-def descendants(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def kill_all_of(pids: Sequence[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
 class _Job:
     def __init__(self, stop_signal: int, grace_period: float, max_runtime: float | None) -> None:
         self.stop_signal = stop_signal
-        self.grace_period = grace_period
         self.deadline = None if max_runtime is None else time.monotonic() + max_runtime
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.stop_argvs: dict[str, tuple[str, ...]] = {}
@@ -103,8 +68,7 @@ class _Job:
         self.exits: list[HostExit] = []
         self.stop_reason: StopReason | None = None
         self.received: int | None = None
-        self.kill_at: float | None = None
-        self.escalated = False
+        self.grace = GraceClock(grace_period)
 
     def running(self) -> dict[str, subprocess.Popen[bytes]]:
         return {host: process for host, process in self.processes.items() if process.returncode is None}
@@ -120,12 +84,11 @@ class _Job:
 
     def stop(self, reason: StopReason) -> None:
         self.stop_reason = self.stop_reason or reason
-        if self.kill_at is not None:
+        if not self.grace.start():
             return
-        self.kill_at = time.monotonic() + self.grace_period
         for host, process in self.running().items():
             log.info(
-                "sending %s to host %s (SIGKILL in %.0f s)", signal_name(self.stop_signal), host, self.grace_period
+                "sending %s to host %s (SIGKILL in %.0f s)", signal_name(self.stop_signal), host, self.grace.seconds
             )
             stopper = _start_stopper(self.stop_argvs[host]) if self.stop_argvs.get(host) else None
             if stopper is None:
@@ -134,10 +97,10 @@ class _Job:
                 self.stoppers.append(stopper)
 
     def kill_all(self) -> None:
-        self.escalated = True
+        self.grace.escalate()
         for host, process in self.running().items():
             log.warning("host %s did not stop within the grace period; sending SIGKILL to its processes", host)
-            kill_all_of([*descendants(process.pid), process.pid])
+            kill_tree(process.pid)
 
     def on_signal(self, signum: int) -> None:
         if signum not in STOPPING:
@@ -157,10 +120,12 @@ class _Job:
         if self.deadline is not None and now >= self.deadline and self.stop_reason is None:
             log.warning("MaxRuntimeInSeconds reached: stopping the job")
             self.stop("max_runtime")
-        if self.kill_at is not None and not self.escalated and now >= self.kill_at:
+        if self.grace.due():
             self.kill_all()
         wakes = [_POLL_INTERVAL]
-        wakes += [moment - now for moment in (self.deadline, self.kill_at) if moment is not None and moment > now]
+        wakes += [left for left in (self.grace.seconds_left(),) if left is not None]
+        if self.deadline is not None and self.deadline > now:
+            wakes.append(self.deadline - now)
         return max(min(wakes), 0.01)
 
 
@@ -197,11 +162,13 @@ def run_hosts(
                 except subprocess.TimeoutExpired:
                     stopper.kill()
                     stopper.wait()
-    return RunOutcome(tuple(job.exits), job.stop_reason, job.received, job.escalated)
+    return RunOutcome(tuple(job.exits), job.stop_reason, job.received, job.grace.escalated)
 
 
 def _start(job: _Job, launch: HostLaunch, on_line: LineSink) -> threading.Thread:
-    process, relay = start_relayed(launch, on_line, f"host {launch.host}")
+    process, relay = start_relayed(
+        launch.host, launch.argv, launch.env, launch.cwd, on_line, what=f"host {launch.host}"
+    )
     job.processes[launch.host] = process
     job.stop_argvs[launch.host] = launch.stop_argv
     log.info("host %s started (pid %d)", launch.host, process.pid)
@@ -217,31 +184,3 @@ def _start_stopper(argv: tuple[str, ...]) -> subprocess.Popen[bytes] | None:
     except OSError as exc:
         log.warning("cannot run %r (%s); sending the stop signal instead", argv[0], exc)
         return None
-
-
-def start_relayed(launch: HostLaunch, on_line: LineSink, what: str) -> tuple[subprocess.Popen[bytes], threading.Thread]:
-    """Start `launch` in its own session, its stdout and stderr relayed to `on_line` by a daemon thread (started).
-
-    `what` names it in the LaunchError raised when it cannot start.
-    """
-    read_fd, write_fd = os.pipe()
-    try:
-        process = subprocess.Popen(
-            list(launch.argv),
-            env=dict(launch.env),
-            cwd=launch.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=write_fd,
-            stderr=write_fd,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        os.close(read_fd)
-        raise LaunchError(f"cannot start {what} ({launch.argv[0]!r}): {exc}") from exc
-    finally:
-        os.close(write_fd)
-    relay = threading.Thread(
-        target=relay_lines, args=(launch.host, read_fd, on_line), name=f"relay-{launch.host}", daemon=True
-    )
-    relay.start()
-    return process, relay

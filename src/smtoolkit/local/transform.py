@@ -118,7 +118,7 @@ def run_local_transform(
             stop.disarm()
             if server is not None:
                 run.server_exit = None if server.alive() else server.exit_code
-                server.stop(settings.grace_period, lambda: stop.hurry)
+                server.stop(settings.grace_period, stop.hurry)
                 run.server_tail = server.tail()
             output.close()
     run.ended = time.time()

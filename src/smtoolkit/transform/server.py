@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtoolkit.proc.spawn import start_in_session
+from smtoolkit.proc.stop import stop_process
 from smtoolkit.transform.client import wait_for_ping
 from smtoolkit.transform.request import TransformRequest
 
@@ -76,22 +78,11 @@ def served(request: TransformRequest, options: ServeOptions, environ: Mapping[st
         env = server_environment(request, options, port, environ, base_dir)
         argv = [sys.executable, "-m", "smtoolkit.serve"]
         logger.info("Starting the model server on 127.0.0.1:%d", port)
-        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+        process = start_in_session(argv, env, Path.cwd(), what="the model server", stdin=subprocess.DEVNULL)
         try:
             wait_for_ping("127.0.0.1", port, options.startup_timeout_s, lambda: process.poll() is None)
             yield "127.0.0.1", port
         finally:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            logger.warning("The model server did not stop in %.0f s; killing it", STOP_GRACE_S)
-            process.kill()
-            process.wait()
-    if process.returncode not in (0, -signal.SIGTERM):
-        logger.warning("The model server exited with status %s", process.returncode)
+            returncode = stop_process(process, STOP_GRACE_S, what="the model server")
+            if returncode not in (0, -signal.SIGTERM):
+                logger.warning("The model server exited with status %s", returncode)

@@ -16,7 +16,7 @@ from typing import IO, Any
 import psutil
 import pytest
 
-from smtoolkit.launch.cgroup import own_cgroups
+from smtoolkit.proc.cgroup import own_cgroups
 
 ROOT = Path(__file__).resolve().parents[3]
 CHILD = str(Path(__file__).resolve().parent / "child.py")

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from smtoolkit.launch.supervise import ProcessSpec, run_supervised
+from smtoolkit.proc.supervise import ProcessSpec, run_supervised
 from tests.integration.scripts.child import zombies
 
 

@@ -12,7 +12,7 @@ import pytest
 from smtoolkit.launch import exit_guard
 from smtoolkit.launch.backends.base import RANK_MAIN, EnginePlan
 from smtoolkit.launch.exit_guard import run_engine
-from smtoolkit.launch.supervise import ProcessSpec
+from smtoolkit.proc.supervise import ProcessSpec
 
 # A stand-in for torchrun's agent: starts the ranks, waits for them, then (STUCK) ignores SIGTERM and stays.
 AGENT = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -66,14 +67,13 @@ def _host(name: str, code: str, tmp_path: Path) -> HostLaunch:
 
 def test_runner_relays_lines_with_hosts_and_stops_the_others_when_one_fails(tmp_path: Path) -> None:
     lines: list[tuple[str, bytes]] = []
+    printed = tmp_path / "printed"  # a FIFO: algo-2 fails only once algo-1 has printed its line
+    os.mkfifo(printed)
+    first = f"import time; print('a', flush=True); open({str(printed)!r}, 'w').close(); time.sleep(30)"
+    second = f"import sys; open({str(printed)!r}).close(); sys.stdout.write('b\\nno newline'); sys.exit(4)"
     started = time.monotonic()
     outcome = run_hosts(
-        [
-            _host("algo-1", "import time; print('a', flush=True); time.sleep(30)", tmp_path),
-            _host(
-                "algo-2", "import sys, time; time.sleep(0.3); sys.stdout.write('b\\nno newline'); sys.exit(4)", tmp_path
-            ),
-        ],
+        [_host("algo-1", first, tmp_path), _host("algo-2", second, tmp_path)],
         lambda host, line: lines.append((host, line)),
         grace_period=10,
     )

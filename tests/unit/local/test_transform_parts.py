@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -144,21 +145,19 @@ def test_failure_reason_keeps_the_servers_last_lines_within_1024_chars() -> None
 
 
 def test_stop_signals_raise_once_then_hurry_and_restore_the_handlers() -> None:
+    # signal.raise_signal runs the Python handler before it returns: no waiting needed.
     previous = signal.getsignal(signal.SIGTERM)
     with StopSignals() as stop:
         with pytest.raises(JobInterrupted) as caught:
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)  # the handler runs at the next bytecode boundary
+            signal.raise_signal(signal.SIGTERM)
         assert caught.value.signum == signal.SIGTERM and stop.received == signal.SIGTERM
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        assert stop.hurry
+        signal.raise_signal(signal.SIGINT)
+        assert stop.hurry.is_set()
     assert signal.getsignal(signal.SIGTERM) is previous
     with StopSignals() as stop:
         stop.disarm()
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        assert stop.hurry and stop.received is None
+        signal.raise_signal(signal.SIGINT)
+        assert stop.hurry.is_set() and stop.received is None
 
 
 STUBBORN = """
@@ -172,17 +171,15 @@ while True:
 
 def test_model_server_relays_lines_and_kills_a_server_that_ignores_sigterm(tmp_path: Path) -> None:
     lines: list[tuple[str, bytes]] = []
-    server = ModelServer(
-        "algo-1",
-        (sys.executable, "-c", STUBBORN),
-        dict(os.environ),
-        tmp_path,
-        lambda host, line: lines.append((host, line)),
-    )
+    ready = threading.Event()
+
+    def on_line(host: str, line: bytes) -> None:
+        lines.append((host, line))
+        ready.set()
+
+    server = ModelServer("algo-1", (sys.executable, "-c", STUBBORN), dict(os.environ), tmp_path, on_line)
     server.start()
-    deadline = time.monotonic() + 10
-    while not lines and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert ready.wait(10), "the server never printed its first line"
     assert server.alive() and server.exit_code is None
     started = time.monotonic()
     assert server.stop(0.5) == 128 + signal.SIGKILL

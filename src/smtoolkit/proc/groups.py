@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from smtoolkit.launch.signals import signal_name
+from smtoolkit.proc.signals import signal_name
 
 log = logging.getLogger(__name__)
 

@@ -11,22 +11,22 @@ request in that window usually ends the child before it has installed its own ha
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from smtoolkit.errors import LaunchError
-from smtoolkit.launch.cgroup import oom_kill_count
-from smtoolkit.launch.children import group_exists, has_exited, reap_exited, signal_group
-from smtoolkit.launch.signals import STOPPING, SignalTrap, signal_name
-from smtoolkit.launch.streams import StreamRelay
+from smtoolkit.proc.cgroup import oom_kill_count
+from smtoolkit.proc.groups import group_exists, has_exited, reap_exited, signal_group
+from smtoolkit.proc.signals import STOPPING, SignalTrap, signal_name
+from smtoolkit.proc.spawn import exit_code_of, start_in_session
+from smtoolkit.proc.stop import GraceClock
+from smtoolkit.proc.streams import StreamRelay
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,15 @@ def run_supervised(spec: ProcessSpec, *, grace_period: float = 110.0, stderr_tai
             returncode = supervisor.finish()
             tail = relay.finish(DRAIN_TIMEOUT)
     killed_by = -returncode if returncode < 0 else None
-    oom_killed = killed_by == signal.SIGKILL and not supervisor.escalated and _grew(oom_before)
+    escalated = supervisor.grace.escalated
+    oom_killed = killed_by == signal.SIGKILL and not escalated and _grew(oom_before)
     outcome = Outcome(
-        exit_code=128 + killed_by if killed_by else returncode,
+        exit_code=exit_code_of(returncode),
         signal=killed_by,
         stderr_tail=tail,
         oom_killed=oom_killed,
         stopped_by=supervisor.stopped_by,
-        escalated=supervisor.escalated,
+        escalated=escalated,
     )
     _log_outcome(child.pid, outcome)
     return outcome
@@ -93,16 +94,11 @@ def run_supervised(spec: ProcessSpec, *, grace_period: float = 110.0, stderr_tai
 
 def _spawn(spec: ProcessSpec, tail_bytes: int) -> tuple[subprocess.Popen[bytes], StreamRelay]:
     read_fd, write_fd = os.pipe()
-    _flush_std_streams()
     try:
-        # A new session rather than only a new group: a background group of our session would be stopped
-        # (SIGTTIN) on reading a terminal, e.g. a breakpoint() in a local run.
-        child = subprocess.Popen(
-            list(spec.argv), env=dict(spec.env), cwd=spec.cwd, stderr=write_fd, start_new_session=True
-        )
-    except (OSError, ValueError) as exc:
+        child = start_in_session(spec.argv, spec.env, spec.cwd, what=f"{spec.argv[0]!r} in {spec.cwd}", stderr=write_fd)
+    except LaunchError:
         os.close(read_fd)
-        raise LaunchError(f"cannot start {spec.argv[0]!r} in {spec.cwd}: {exc}") from exc
+        raise
     finally:
         os.close(write_fd)
     log.info("started process %d: %s", child.pid, spec.argv[0])
@@ -116,11 +112,9 @@ class _Supervisor:
         self._child = child
         self._group = child.pid
         self._trap = trap
-        self._grace = max(grace_period, 0.0)
+        self.grace = GraceClock(grace_period)
         self._is_init = os.getpid() == 1
-        self._deadline: float | None = None
         self.stopped_by: int | None = None
-        self.escalated = False
 
     def watch(self) -> None:
         """Until the child exits: forward signals, enforce the grace period, reap orphans as PID 1."""
@@ -148,25 +142,25 @@ class _Supervisor:
         log.info("received %s; forwarding it to process group %d", signal_name(signum), self._group)
         signal_group(self._group, signum)
         self._note_stop(signum)
-        if signum in STOPPING and self._deadline is None:
-            self._deadline = time.monotonic() + self._grace
-            log.info("process group %d has %.1fs to exit before SIGKILL", self._group, self._grace)
+        if signum in STOPPING and self.grace.start():
+            log.info("process group %d has %.1fs to exit before SIGKILL", self._group, self.grace.seconds)
 
     def _note_stop(self, signum: int) -> None:
         if signum in STOPPING and self.stopped_by is None:
             self.stopped_by = int(signum)
 
     def _enforce_grace(self) -> None:
-        if self._deadline is None or self.escalated or time.monotonic() < self._deadline:
+        if not self.grace.due():
             return
-        log.warning("grace period of %.1fs ran out; sending SIGKILL to process group %d", self._grace, self._group)
+        log.warning(
+            "grace period of %.1fs ran out; sending SIGKILL to process group %d", self.grace.seconds, self._group
+        )
         signal_group(self._group, signal.SIGKILL)
-        self.escalated = True
+        self.grace.escalate()
 
     def _next_wake(self) -> float:
-        if self._deadline is None or self.escalated:
-            return _POLL_INTERVAL
-        return min(_POLL_INTERVAL, self._deadline - time.monotonic())
+        left = self.grace.seconds_left()
+        return _POLL_INTERVAL if left is None else min(_POLL_INTERVAL, left)
 
     def _reap_leftovers(self) -> None:
         # The killed members are re-parented to us (PID 1): reap them until the group is gone.
@@ -181,14 +175,6 @@ class _Supervisor:
 def _grew(oom_before: int | None) -> bool:
     oom_after = oom_kill_count()
     return oom_before is not None and oom_after is not None and oom_after > oom_before
-
-
-def _flush_std_streams() -> None:
-    # Our buffered output must reach the shared fds before the child's does.
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
 
 
 def _log_outcome(pid: int, outcome: Outcome) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import LaunchError
-from smtoolkit.launch.cgroup import counter_files, oom_kill_count, own_cgroups, read_counter
-from smtoolkit.launch.signals import SignalTrap
-from smtoolkit.launch.streams import StreamRelay
-from smtoolkit.launch.supervise import ProcessSpec
+from smtoolkit.proc.cgroup import counter_files, oom_kill_count, own_cgroups, read_counter
+from smtoolkit.proc.signals import SignalTrap
+from smtoolkit.proc.streams import StreamRelay
+from smtoolkit.proc.supervise import ProcessSpec
 
 V1 = "12:memory:/docker/abc\n11:cpu,cpuacct:/docker/abc\n0::/\n"
 V2 = "0::/system.slice/job.scope\n"
