@@ -67,6 +67,12 @@ class InstallError(LaunchError):
     kind = "InstallError"
 
 
+class StorageError(SmtoolkitError):
+    """Listing, reading or writing a local path or an s3:// object failed (the message names the URI)."""
+
+    kind = "StorageError"
+
+
 class UserScriptError(SmtoolkitError):
     """The user's code ran and failed; `exit_code` is its own (128+N when killed by signal N)."""
 

@@ -1,15 +1,23 @@
-"""The one place for s3:// versus local paths. boto3 is imported inside functions only, so importing this
-module stays cheap for code that never touches S3."""
+"""The one place for s3:// versus local paths: parsing, the client, listing, reading and writing objects.
+boto3 is imported inside functions only, so importing this module stays cheap for code that never touches S3.
+
+Listing has one rule (`relative_key`), for local folders and S3 prefixes alike: an object's key is its path
+below the listed location. `s3://b/data/in` (a key-name prefix) lists `data/in/a.csv` as `a.csv`, and when the
+prefix ends inside a name (`data/in` matching `data/input1.csv`) the key is relative to the prefix's folder
+(`input1.csv`); a key that *is* the prefix lists as its base name, as a listed local file does. Folder markers
+(keys ending in `/`) are skipped. Every failure is a StorageError naming the URI.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from smtoolkit.errors import CodeFetchError, ConfigError
+from smtoolkit.errors import CodeFetchError, ConfigError, StorageError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -140,3 +148,63 @@ def open_s3_object(uri: str, environ: Mapping[str, str] | None = None) -> Binary
     except (BotoCoreError, ClientError) as exc:
         raise CodeFetchError(f"cannot read {uri}: {describe_error(exc, uri)}") from exc
     return io.BufferedReader(_GuardedStream(body, uri), buffer_size=READ_BUFFER_SIZE)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str  # below the listed location, '/'-separated
+    uri: str  # s3://bucket/key, or a local path
+    size: int
+
+
+def relative_key(key: str, prefix: str) -> str:
+    """`key` below `prefix`, by the module's one listing rule."""
+    rest = key[len(prefix) :]
+    if not rest:
+        return PurePosixPath(key).name
+    if prefix.endswith("/") or rest.startswith("/") or not prefix:
+        return rest.lstrip("/")
+    return key[prefix.rfind("/") + 1 :]  # the prefix ends inside a name: relative to its folder
+
+
+def join_uri(base: str, relative: str) -> str:
+    """`base` (s3:// prefix or local dir) joined with a '/'-separated relative key."""
+    if is_s3_uri(base):
+        return f"{base.rstrip('/')}/{relative}"
+    return str(local_path(base) / relative)
+
+
+def list_objects(
+    uri: str, client: S3Client | None = None, environ: Mapping[str, str] | None = None
+) -> list[StoredObject]:
+    """Every object under `uri` (a local file or folder, or an s3:// prefix), sorted by key.
+
+    A missing local path is a ConfigError naming it; an S3 failure a StorageError."""
+    if not is_s3_uri(uri):
+        return sorted(_list_local(uri), key=lambda item: item.key)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = parse_s3_uri(uri, allow_empty_key=True)
+    found: list[StoredObject] = []
+    try:
+        pages = (client or s3_client(environ)).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/"):
+                    key = item["Key"]
+                    found.append(
+                        StoredObject(relative_key(key, prefix), f"s3://{bucket}/{key}", int(item.get("Size", 0)))
+                    )
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageError(f"cannot list {uri}: {describe_error(exc, uri)}") from exc
+    return sorted(found, key=lambda item: item.key)
+
+
+def _list_local(uri: str) -> list[StoredObject]:
+    path = local_path(uri)
+    if path.is_file():
+        return [StoredObject(path.name, str(path), path.stat().st_size)]
+    if not path.is_dir():
+        raise ConfigError.single(uri, "no such file or folder")
+    files = (file for file in path.rglob("*") if file.is_file())
+    return [StoredObject(file.relative_to(path).as_posix(), str(file), file.stat().st_size) for file in files]

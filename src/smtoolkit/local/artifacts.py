@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from smtoolkit.local.store import ObjectStore, join_uri
+from smtoolkit.local.store import ObjectStore
+from smtoolkit.storage import join_uri
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import logging
 import threading
 from pathlib import Path
 
-from smtoolkit.local.store import ObjectStore, join_uri
+from smtoolkit.local.store import ObjectStore
+from smtoolkit.storage import join_uri
 
 log = logging.getLogger(__name__)
 

@@ -24,22 +24,22 @@ from pathlib import Path
 
 from smtoolkit.formats.pipe import EpochSource, PipeWriter
 from smtoolkit.formats.recordio import frame
-from smtoolkit.local.store import ObjectStore, SourceObject
-from smtoolkit.storage import is_s3_uri
+from smtoolkit.local.store import ObjectStore
+from smtoolkit.storage import StoredObject, is_s3_uri
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 
 
-def host_share(objects: Sequence[SourceObject], distribution: str, index: int, count: int) -> list[SourceObject]:
+def host_share(objects: Sequence[StoredObject], distribution: str, index: int, count: int) -> list[StoredObject]:
     """The objects host number `index` (0-based) of `count` receives."""
     if distribution == "ShardedByS3Key":
         return list(objects[index::count])
     return list(objects)
 
 
-def stage_files(store: ObjectStore, objects: Sequence[SourceObject], target: Path, read_only: bool = False) -> None:
+def stage_files(store: ObjectStore, objects: Sequence[StoredObject], target: Path, read_only: bool = False) -> None:
     """File and FastFile mode: the objects under `target`, keyed by their relative key."""
     target.mkdir(parents=True, exist_ok=True)
     for item in objects:
@@ -83,7 +83,7 @@ class PipeFeed:
                     yield chunk
 
 
-def local_copies(store: ObjectStore, objects: Sequence[SourceObject], cache: Path) -> list[Path]:
+def local_copies(store: ObjectStore, objects: Sequence[StoredObject], cache: Path) -> list[Path]:
     """Local paths of the objects: local ones as they are, s3:// ones downloaded to `cache` once."""
     paths = []
     for item in objects:

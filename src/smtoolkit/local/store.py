@@ -1,41 +1,30 @@
-"""Objects under a local path or an s3:// prefix: listing, fetching, opening and putting, one client per job.
-
-A source is listed as objects with a key relative to it: for a local directory the path below it, for a local
-file its name; for `s3://bucket/prefix` (a key-name prefix, not a folder) the key with the prefix and any
-following `/` removed (the object's base name when the key *is* the prefix). Keys ending in `/` (folder markers)
-are skipped. Objects come sorted by key.
-"""
+"""Objects under a local path or an s3:// prefix for a local job: listing (storage.list_objects' one rule),
+fetching, opening and putting, with one S3 client per job."""
 
 from __future__ import annotations
 
 import logging
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from smtoolkit.errors import ConfigError, LaunchError
-from smtoolkit.storage import describe_error, is_s3_uri, local_path, parse_s3_uri, s3_client
+from smtoolkit.errors import StorageError
+from smtoolkit.storage import (
+    StoredObject,
+    describe_error,
+    is_s3_uri,
+    list_objects,
+    local_path,
+    open_s3_object,
+    parse_s3_uri,
+    s3_client,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SourceObject:
-    key: str  # relative to the source, '/'-separated
-    uri: str  # s3://bucket/key, or a local path
-    size: int
-
-
-def join_uri(base: str, relative: str) -> str:
-    """`base` (s3:// prefix or local dir) joined with a '/'-separated relative key."""
-    if is_s3_uri(base):
-        return f"{base.rstrip('/')}/{relative}"
-    return str(local_path(base) / relative)
 
 
 class ObjectStore:
@@ -51,29 +40,11 @@ class ObjectStore:
             self._client = s3_client(self._environ)
         return self._client
 
-    def list_objects(self, uri: str) -> list[SourceObject]:
+    def list_objects(self, uri: str) -> list[StoredObject]:
         """Every object under `uri`, sorted by key; ConfigError when there is nothing there."""
-        objects = self._list_s3(uri) if is_s3_uri(uri) else _list_local(local_path(uri))
-        return sorted(objects, key=lambda item: item.key)
+        return list_objects(uri, self.client if is_s3_uri(uri) else None)
 
-    def _list_s3(self, uri: str) -> list[SourceObject]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        bucket, prefix = parse_s3_uri(uri, allow_empty_key=True)
-        found: list[SourceObject] = []
-        try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    key = item["Key"]
-                    if key.endswith("/"):
-                        continue
-                    relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
-                    found.append(SourceObject(relative, f"s3://{bucket}/{key}", int(item.get("Size", 0))))
-        except (BotoCoreError, ClientError) as exc:
-            raise LaunchError(f"cannot list {uri}: {describe_error(exc, uri)}") from exc
-        return found
-
-    def fetch(self, item: SourceObject, target: Path) -> None:
+    def fetch(self, item: StoredObject, target: Path) -> None:
         """Copy or download one object to `target` (parents created)."""
         target.parent.mkdir(parents=True, exist_ok=True)
         if not is_s3_uri(item.uri):
@@ -85,12 +56,10 @@ class ObjectStore:
         try:
             self.client.download_file(bucket, key, str(target))
         except (BotoCoreError, ClientError) as exc:
-            raise LaunchError(f"cannot download {item.uri}: {describe_error(exc, item.uri)}") from exc
+            raise StorageError(f"cannot download {item.uri}: {describe_error(exc, item.uri)}") from exc
 
-    def open(self, item: SourceObject) -> BinaryIO:
+    def open(self, item: StoredObject) -> BinaryIO:
         if is_s3_uri(item.uri):
-            from smtoolkit.storage import open_s3_object
-
             return open_s3_object(item.uri, self._environ)
         return Path(item.uri).open("rb")
 
@@ -107,16 +76,4 @@ class ObjectStore:
         try:
             self.client.upload_file(str(source), bucket, key)
         except (BotoCoreError, ClientError) as exc:
-            raise LaunchError(f"cannot upload {source} to {uri}: {describe_error(exc, uri)}") from exc
-
-
-def _list_local(path: Path) -> list[SourceObject]:
-    if path.is_file():
-        return [SourceObject(path.name, str(path), path.stat().st_size)]
-    if not path.is_dir():
-        raise ConfigError.single(str(path), "no such file or directory (a channel or input source)")
-    return [
-        SourceObject(file.relative_to(path).as_posix(), str(file), file.stat().st_size)
-        for file in path.rglob("*")
-        if file.is_file()
-    ]
+            raise StorageError(f"cannot upload {source} to {uri}: {describe_error(exc, uri)}") from exc

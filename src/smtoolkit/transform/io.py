@@ -1,7 +1,7 @@
 """Where a transform job reads and writes: local folders/files, s3:// prefixes, manifest files.
 
-Inputs are listed recursively (relative paths kept) and opened as streams (gzip decompressed on the fly);
-nothing reads a whole object into memory.
+Inputs are listed recursively by storage.list_objects (its one rule for relative paths) and opened as streams
+(gzip decompressed on the fly); nothing reads a whole object into memory.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from smtoolkit.errors import ConfigError, SmtoolkitError
-from smtoolkit.storage import describe_error, is_s3_uri, local_path, open_s3_object, parse_s3_uri, s3_client
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from smtoolkit.errors import ConfigError, StorageError
+from smtoolkit.storage import is_s3_uri, list_objects, local_path, open_s3_object
 
 READ_BUFFER = 1024 * 1024
 
@@ -29,33 +26,6 @@ class InputFile:
     uri: str
     relative: str
     size: int | None = None
-
-
-def _relative_to_prefix_dir(key: str, prefix: str) -> str:
-    """A key relative to the prefix's "folder": `data/in` + `data/in/a.csv` -> `in/a.csv`,
-    `data/in/` + `data/in/a.csv` -> `a.csv`, and a prefix naming one object gives its base name."""
-    return key[prefix.rfind("/") + 1 :]
-
-
-def _list_s3(uri: str, client: S3Client) -> list[InputFile]:
-    bucket, prefix = parse_s3_uri(uri, allow_empty_key=True)
-    files = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if not key.endswith("/"):
-                files.append(InputFile(f"s3://{bucket}/{key}", _relative_to_prefix_dir(key, prefix), item["Size"]))
-    return files
-
-
-def _list_local(uri: str) -> list[InputFile]:
-    root = local_path(uri)
-    if root.is_file():
-        return [InputFile(str(root), root.name, root.stat().st_size)]
-    if not root.is_dir():
-        raise ConfigError.single(uri, "no such file or folder", "TransformInput.DataSource.S3DataSource.S3Uri")
-    paths = sorted(path for path in root.rglob("*") if path.is_file())
-    return [InputFile(str(path), path.relative_to(root).as_posix(), path.stat().st_size) for path in paths]
 
 
 def _read_manifest(uri: str, environ: Mapping[str, str]) -> list[InputFile]:
@@ -89,14 +59,11 @@ def list_inputs(uri: str, manifest: bool, environ: Mapping[str, str]) -> list[In
     """The input files in order (sorted by key or path; a manifest's own order)."""
     if manifest:
         return _read_manifest(uri, environ)
-    if not is_s3_uri(uri):
-        return _list_local(uri)
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
-        return _list_s3(uri, s3_client(environ))
-    except (BotoCoreError, ClientError) as exc:
-        raise SmtoolkitError(f"cannot list {uri}: {describe_error(exc, uri)}") from exc
+        listed = list_objects(uri, environ=environ)
+    except ConfigError as exc:  # name the request field that holds the URI
+        raise ConfigError.single(uri, "no such file or folder", "TransformInput.DataSource.S3DataSource.S3Uri") from exc
+    return [InputFile(item.uri, item.key, item.size) for item in listed]
 
 
 def open_input(file: InputFile, gzipped: bool, environ: Mapping[str, str]) -> BinaryIO:
@@ -107,7 +74,7 @@ def open_input(file: InputFile, gzipped: bool, environ: Mapping[str, str]) -> Bi
         try:
             raw = Path(file.uri).open("rb", buffering=READ_BUFFER)  # noqa: SIM115 - the caller closes it
         except OSError as exc:
-            raise SmtoolkitError(f"{file.uri}: cannot be read: {exc.strerror}") from None
+            raise StorageError(f"{file.uri}: cannot be read: {exc.strerror}") from None
     if not gzipped:
         return raw
     return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # a BufferedIOBase

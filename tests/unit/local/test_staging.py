@@ -13,11 +13,12 @@ from smtoolkit.errors import ConfigError
 from smtoolkit.formats.pipe import open_fifo, wait_for_fifo
 from smtoolkit.formats.recordio import frame
 from smtoolkit.local import staging
-from smtoolkit.local.store import ObjectStore, SourceObject
+from smtoolkit.local.store import ObjectStore
+from smtoolkit.storage import StoredObject
 
 
-def _objects(count: int) -> list[SourceObject]:
-    return [SourceObject(f"k{n}", f"/x/k{n}", 1) for n in range(count)]
+def _objects(count: int) -> list[StoredObject]:
+    return [StoredObject(f"k{n}", f"/x/k{n}", 1) for n in range(count)]
 
 
 def test_sharded_by_s3_key_is_round_robin_over_sorted_keys() -> None:
@@ -42,7 +43,7 @@ def test_local_listing_and_file_staging(tmp_path: Path) -> None:
     assert (target / "sub" / "a.txt").read_text() == "a"
     assert (target / "sub" / "a.txt").stat().st_mode & 0o777 == 0o444
     assert target.stat().st_mode & 0o777 == 0o555
-    with pytest.raises(ConfigError, match="no such file or directory"):
+    with pytest.raises(ConfigError, match="no such file or folder"):
         store.list_objects(str(tmp_path / "missing"))
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from smtoolkit.errors import ConfigError
 from smtoolkit.transform.client import parse_endpoint
-from smtoolkit.transform.io import InputFile, _relative_to_prefix_dir, list_inputs
+from smtoolkit.transform.io import InputFile, list_inputs
 from smtoolkit.transform.sinks import LocalSink
 
 
@@ -23,15 +23,6 @@ def test_local_folders_are_listed_recursively_with_relative_paths(tmp_path: Path
     assert list_inputs(f"file://{tmp_path}/in/b.csv", False, {}) == [InputFile(str(tmp_path / "in/b.csv"), "b.csv", 2)]
     with pytest.raises(ConfigError, match="no such file or folder"):
         list_inputs(str(tmp_path / "missing"), False, {})
-
-
-@pytest.mark.parametrize(
-    ("prefix", "key", "relative"),
-    [("in/", "in/a/b.csv", "a/b.csv"), ("in", "in/a.csv", "in/a.csv"), ("data/in", "data/input1.csv", "input1.csv"),
-     ("data/x.csv", "data/x.csv", "x.csv"), ("", "top.csv", "top.csv")],
-)  # fmt: skip
-def test_s3_keys_are_relative_to_the_prefix_folder(prefix, key, relative):
-    assert _relative_to_prefix_dir(key, prefix) == relative
 
 
 def test_manifest_lists_prefix_plus_keys(tmp_path: Path):
