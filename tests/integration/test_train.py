@@ -274,7 +274,7 @@ def test_bad_launcher_setting_names_the_variable(job_tree: Any) -> None:
     base = _job(job_tree, "train.py", {"train.py": ""})
     result = _train(base, {"SMTOOLKIT_GRACE_PERIOD_S": "soon"})
     assert result.returncode == 2
-    assert "settings: SMTOOLKIT_GRACE_PERIOD_S: Input should be a valid number" in result.stderr
+    assert "environment: SMTOOLKIT_GRACE_PERIOD_S: got 'soon': Input should be a valid number" in result.stderr
 
 
 def test_grace_period_then_sigkill(job_tree: Any) -> None:

@@ -6,14 +6,12 @@ Read once at the entry point (`load_serving_settings()`) and passed down; nothin
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import Field, field_validator, model_validator
 
 from smtoolkit import hardware
-from smtoolkit.errors import ConfigError, Problem
+from smtoolkit.config.settings import EnvSettings
 from smtoolkit.logs import parse_log_level
 
 ENV_PREFIX = "SAGEMAKER_"
@@ -31,16 +29,18 @@ def normalise_batch_strategy(value: str) -> str | None:
     return _STRATEGY_SPELLINGS.get(value.strip().replace("_", "").lower())
 
 
-class ServingSettings(BaseSettings):
-    """`serve`'s settings. Each field is read from SAGEMAKER_<FIELD NAME> (case-insensitive)."""
+class ServingSettings(EnvSettings):
+    """`serve`'s settings. Each field is read from SAGEMAKER_<FIELD NAME> (case-insensitive); an empty value is
+    a value (SAGEMAKER_PROGRAM= means the default script)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, protected_namespaces=())
+    env_prefix = ENV_PREFIX
+    empty_is_unset = False
 
     bind_to_port: int = Field(8080, ge=1, le=65535, description="Listen port. Default 8080.")
     bind_to_address: str = Field(
         "0.0.0.0", description="Listen address (smtoolkit's own). Default 0.0.0.0, every interface."
     )
-    safe_port_range: Annotated[tuple[int, int] | None, NoDecode] = Field(
+    safe_port_range: tuple[int, int] | None = Field(
         None, description='Ports the container may use besides the listen port, "XXXX-YYYY". Default unset.'
     )
     model_server_workers: int | None = Field(
@@ -192,18 +192,4 @@ class ServingSettings(BaseSettings):
 
 def load_serving_settings(**overrides: Any) -> ServingSettings:
     """ServingSettings from the environment (and keyword overrides); ConfigError naming each bad variable."""
-    try:
-        return ServingSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError([_problem(error) for error in exc.errors(include_url=False)]) from None
-    except SettingsError as exc:
-        raise ConfigError.single("environment", str(exc)) from None
-
-
-def _problem(error: ErrorDetails) -> Problem:
-    """One pydantic error as a Problem naming the variable, the value given and what was expected."""
-    reason = error.get("ctx", {}).get("error") or error["msg"]
-    if not error["loc"]:
-        return Problem(source="environment", message=str(reason))
-    variable = ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper()
-    return Problem(source="environment", field=variable, message=f"got {error['input']!r}: {reason}")
+    return ServingSettings.from_environ(None, **overrides)

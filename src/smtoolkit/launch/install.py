@@ -21,9 +21,9 @@ from smtoolkit.proc.supervise import ProcessSpec, run_supervised
 logger = logging.getLogger(__name__)
 
 
-def planned_install_steps(code_dir: Path, environ: Mapping[str, str]) -> list[deps.InstallStep]:
+def planned_install_steps(code_dir: Path, settings: LauncherSettings) -> list[deps.InstallStep]:
     """The pip commands for `code_dir` (none without requirements.txt or package files)."""
-    arn = environ.get("CA_REPOSITORY_ARN")
+    arn = settings.ca_repository_arn
     return deps.install_steps(code_dir, index_url=deps.codeartifact_index_url(arn) if arn else None)
 
 
@@ -53,6 +53,6 @@ def install_code_dependencies(
     code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str]
 ) -> list[deps.InstallStep]:
     """Plan and run the steps for `code_dir` (nothing when settings.install_requirements is off); the steps run."""
-    steps = planned_install_steps(code_dir, environ) if settings.install_requirements else []
+    steps = planned_install_steps(code_dir, settings) if settings.install_requirements else []
     run_install_steps(steps, settings, environ)
     return steps

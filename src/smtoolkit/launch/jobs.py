@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smtoolkit.config.engine import EngineSettings
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.dirsync.intermediate import start_intermediate_upload
 from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
 from smtoolkit.launch import entrypoint, report
-from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.install import install_code_dependencies
 from smtoolkit.launch.plan import LaunchPlan, build_plan, with_engine
 from smtoolkit.logs import configure_logging, masked

@@ -39,7 +39,7 @@ from smtoolkit.paths import JobPaths
 
 log = logging.getLogger(__name__)
 
-MPI_LOCAL_DIR_VARIABLE = "SMTOOLKIT_MPI_LOCAL_DIR"  # read by smtoolkit.launch.backends.settings
+MPI_LOCAL_DIR_VARIABLE = "SMTOOLKIT_MPI_LOCAL_DIR"  # read by smtoolkit.config.engine
 
 
 def host_argv(spec: TrainingJobSpec) -> tuple[str, ...]:

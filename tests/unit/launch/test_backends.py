@@ -139,9 +139,9 @@ def test_custom_options_and_settings_errors() -> None:
     assert custom_options("--NCCL_DEBUG=INFO -mca x y") == (["-mca", "x", "y"], {"NCCL_DEBUG": "INFO"})
     with pytest.raises(ConfigError, match="sagemaker_mpi_custom_mpi_options"):
         custom_options("-x 'unclosed")
-    with pytest.raises(ConfigError, match="SMTOOLKIT_BACKEND.*one of process, torchrun, mpi"):
+    with pytest.raises(ConfigError, match="SMTOOLKIT_BACKEND: got 'horovod': .*'process', 'torchrun' or 'mpi'"):
         EngineSettings.from_environ({"SMTOOLKIT_BACKEND": "horovod"})
-    with pytest.raises(ConfigError, match="SMTOOLKIT_SSH_PORT.*whole number"):
+    with pytest.raises(ConfigError, match="SMTOOLKIT_SSH_PORT: got '22.5': .*integer"):
         EngineSettings.from_environ({"SMTOOLKIT_SSH_PORT": "22.5"})
     settings = EngineSettings.from_environ({"SMTOOLKIT_SSHD_COMMAND": "", "SMTOOLKIT_HOST_WAIT_S": "5"})
     assert settings.sshd_command == () and settings.host_wait_s == 5
@@ -151,16 +151,16 @@ def test_custom_options_and_settings_errors() -> None:
 
 
 def test_instance_tables_are_data_overridable_by_environment() -> None:
-    assert "FI_PROVIDER" not in engine_network_env("ml.x9.new", "eth0", {})
-    assert engine_network_env("ml.x9.new", "eth0", {"SMTOOLKIT_EFA_INSTANCES": "+ml.x9.new"})["FI_PROVIDER"] == "efa"
-    assert "FI_PROVIDER" not in engine_network_env("ml.p4d.24xlarge", "eth0", {"SMTOOLKIT_EFA_INSTANCES": "ml.a"})
+    assert "FI_PROVIDER" not in engine_network_env("ml.x9.new", "eth0", EngineSettings())
+    assert engine_network_env("ml.x9.new", "eth0", EngineSettings(efa_instances="+ml.x9.new"))["FI_PROVIDER"] == "efa"
+    assert "FI_PROVIDER" not in engine_network_env("ml.p4d.24xlarge", "eth0", EngineSettings(efa_instances="ml.a"))
 
 
 def test_efa_without_rdma_types_get_efa_only() -> None:
     assert EFA_RDMA_INSTANCES < EFA_INSTANCES
-    g5 = engine_network_env("ml.g5.48xlarge", "eth0", {})
+    g5 = engine_network_env("ml.g5.48xlarge", "eth0", EngineSettings())
     assert g5["FI_PROVIDER"] == "efa" and "FI_EFA_USE_DEVICE_RDMA" not in g5
-    assert engine_network_env("ml.p5.48xlarge", "eth0", {})["FI_EFA_USE_DEVICE_RDMA"] == "1"
+    assert engine_network_env("ml.p5.48xlarge", "eth0", EngineSettings())["FI_EFA_USE_DEVICE_RDMA"] == "1"
 
 
 def test_dry_run_plan_includes_the_engine(job_tree: Any) -> None:

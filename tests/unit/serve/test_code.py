@@ -75,7 +75,7 @@ def test_requirements_of_the_scripts_directory_are_planned_and_can_be_switched_o
     code.mkdir(parents=True)
     (code / "inference.py").write_bytes(SCRIPT)
     (code / "requirements.txt").write_text("--no-index\nsmtk-missing-package==9.9\n")
-    [step] = planned_install_steps(code, {})
+    [step] = planned_install_steps(code, LauncherSettings())
     assert step.argv[-2:] == ("-r", "requirements.txt") and step.cwd == code
     assert _prepare(tmp_path, LauncherSettings(install_requirements=False)).code_dir == code
 

@@ -10,14 +10,14 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from smtoolkit.config.engine import BACKEND_NAMES, EngineSettings
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.launch.backends.base import Backend, EngineInputs, EnginePlan, role_of
-from smtoolkit.launch.backends.settings import BACKEND_NAMES, EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
 
 __all__ = ["BACKEND_NAMES", "EnginePlan", "EngineSettings", "build_engine_plan", "load_backend", "select_backend"]
 
-_MODULES = {name: f"smtoolkit.launch.backends.{name}" for name in BACKEND_NAMES}
+_MODULES: dict[str, str] = {name: f"smtoolkit.launch.backends.{name}" for name in BACKEND_NAMES}
 MPI_FLAGS = ("sagemaker_mpi_enabled",)
 TORCHRUN_FLAGS = ("sagemaker_torch_distributed_enabled", "sagemaker_pytorch_ddp_enabled")
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from smtoolkit.config.engine import EngineSettings
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError
 from smtoolkit.launch.backends.capabilities import engine_network_env
-from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
 
 # single: one host runs it all; master/worker: a multi-host job; bystander: a host outside the distribution
@@ -156,7 +156,7 @@ def distributed_plan(backend: str, inputs: EngineInputs, per_host_hyperparameter
     hosts = tuple(env.distribution_hosts)
     per_host = procs_per_host(env, settings, per_host_hyperparameter)
     directory = rank_dir(env)
-    network = engine_network_env(env.resource_config.current_instance_type, env.network_interface_name, environ)
+    network = engine_network_env(env.resource_config.current_instance_type, env.network_interface_name, settings)
     return EnginePlan(
         backend=backend,
         role=role_of(env),

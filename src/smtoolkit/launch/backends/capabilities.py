@@ -6,7 +6,7 @@ front to add to the defaults instead of replacing them) cover instance types new
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from smtoolkit.config.engine import EngineSettings
 
 EFA_RDMA_INSTANCES = frozenset(
     {
@@ -34,11 +34,11 @@ def _table(default: frozenset[str], override: str | None) -> frozenset[str]:
     return default | names if text.startswith("+") else frozenset(names)
 
 
-def engine_network_env(instance_type: str, interface: str, environ: Mapping[str, str]) -> dict[str, str]:
+def engine_network_env(instance_type: str, interface: str, settings: EngineSettings) -> dict[str, str]:
     """The network variables every engine gets: the interface for NCCL/gloo, EFA settings for EFA types."""
     env = {"NCCL_SOCKET_IFNAME": interface, "GLOO_SOCKET_IFNAME": interface}
-    if instance_type in _table(EFA_INSTANCES, environ.get("SMTOOLKIT_EFA_INSTANCES")):
+    if instance_type in _table(EFA_INSTANCES, settings.efa_instances):
         env.update({"FI_PROVIDER": "efa", "NCCL_PROTO": "simple"})
-    if instance_type in _table(EFA_RDMA_INSTANCES, environ.get("SMTOOLKIT_EFA_RDMA_INSTANCES")):
+    if instance_type in _table(EFA_RDMA_INSTANCES, settings.efa_rdma_instances):
         env.update({"FI_EFA_USE_DEVICE_RDMA": "1", "RDMAV_FORK_SAFE": "1"})
     return env

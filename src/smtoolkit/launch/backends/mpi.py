@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 
+from smtoolkit.config.engine import EngineSettings
 from smtoolkit.errors import ConfigError
 from smtoolkit.launch.backends.base import (
     HOST_ENV_VARIABLE,
@@ -23,7 +24,6 @@ from smtoolkit.launch.backends.base import (
     distributed_plan,
     positive_int,
 )
-from smtoolkit.launch.backends.settings import EngineSettings
 from smtoolkit.launch.entrypoint import EntryPoint
 from smtoolkit.launch.mpi_local import agent_path
 
