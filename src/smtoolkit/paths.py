@@ -57,10 +57,6 @@ class JobPaths:
     def channel_dir(self, name: str) -> Path:
         return self.input_data_dir / name
 
-    def pipe_path(self, channel: str, epoch: int) -> Path:
-        """Pipe mode's FIFO for one epoch: <base>/input/data/<channel>_<epoch>."""
-        return self.input_data_dir / f"{channel}_{epoch}"
-
     @property
     def hyperparameters_file(self) -> Path:
         return self.input_config_dir / "hyperparameters.json"

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from smtoolkit import hardware
+from smtoolkit.config.batch import VariableSpelling, parse_batch_strategy, variable_spelling
 from smtoolkit.config.settings import EnvSettings
 from smtoolkit.logs import parse_log_level
 
@@ -20,13 +21,13 @@ MEBIBYTE = 1024 * 1024
 # The platform's rule for batch transform: MaxConcurrentTransforms x MaxPayloadInMB <= 100.
 MAX_TRANSFORM_BUDGET_MB = 100
 
-BatchStrategy = Literal["MULTI_RECORD", "SINGLE_RECORD"]
-_STRATEGY_SPELLINGS = {"multirecord": "MULTI_RECORD", "singlerecord": "SINGLE_RECORD"}
+BatchStrategy = VariableSpelling
 
 
 def normalise_batch_strategy(value: str) -> str | None:
     """MULTI_RECORD or SINGLE_RECORD from either spelling (the API's MultiRecord too); None otherwise."""
-    return _STRATEGY_SPELLINGS.get(value.strip().replace("_", "").lower())
+    strategy = parse_batch_strategy(value)
+    return None if strategy is None else variable_spelling(strategy)
 
 
 class ServingSettings(EnvSettings):

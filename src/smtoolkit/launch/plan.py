@@ -55,10 +55,6 @@ class LaunchPlan:
             described["env"] = {name: _masked_variable(name, value) for name, value in described["env"].items()}
         return described
 
-    @property
-    def is_distributed_engine(self) -> bool:
-        return self.engine is not None and self.engine.backend != "process"
-
     def render(self) -> str:
         return json.dumps(self.describe(), indent=2)
 

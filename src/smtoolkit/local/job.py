@@ -163,10 +163,6 @@ def local_hosts(outcome: RunOutcome, trees: Mapping[str, JobPaths]) -> dict[str,
     return {host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()}
 
 
-def scrubbed_names(environ: Mapping[str, str]) -> list[str]:
-    return sorted(key for key in environ if key.startswith(SCRUBBED_PREFIXES) or key in SCRUBBED_NAMES)
-
-
 def python_argv(*args: str) -> tuple[str, ...]:
     """`python -m smtoolkit ARGS` with this interpreter (the toolkit a container would have installed)."""
     return (sys.executable, "-m", "smtoolkit", *args)

@@ -1,7 +1,7 @@
 """A local training job's spec: the CreateTrainingJob request, as the API spells it (the fields simulated here).
 
 Fields the API has but a local run does not simulate (RoleArn, VpcConfig, Tags...) are accepted and listed in
-a warning. Local paths may stand wherever the API takes an S3 URI; `specfile.resolve_paths` makes relative ones
+a warning. Local paths may stand wherever the API takes an S3 URI; `specfile.resolve_training_paths` makes relative ones
 absolute first.
 """
 

@@ -11,19 +11,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from smtoolkit.config.batch import BatchStrategy, parse_batch_strategy
 from smtoolkit.config.files import parse_json_text, validate
 from smtoolkit.errors import ConfigError
 
 SplitTypeName = Literal["None", "Line", "RecordIO", "TFRecord"]
-StrategyName = Literal["MultiRecord", "SingleRecord"]
-_STRATEGY_SPELLINGS: dict[str, StrategyName] = {"multirecord": "MultiRecord", "singlerecord": "SingleRecord"}
+StrategyName = BatchStrategy
 JSONPATH_MAX_LENGTH = 63
 
 
 def normalise_strategy(value: object) -> object:
     """MultiRecord / SingleRecord from the API spelling or the env-var one (MULTI_RECORD); others unchanged."""
     if isinstance(value, str):
-        return _STRATEGY_SPELLINGS.get(value.strip().replace("_", "").lower(), value)
+        return parse_batch_strategy(value) or value
     return value
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtoolkit.config.batch import variable_spelling
 from smtoolkit.proc.spawn import start_in_session
 from smtoolkit.proc.stop import stop_process
 from smtoolkit.transform.client import wait_for_ping
@@ -52,7 +53,7 @@ def server_environment(
     if request.MaxPayloadInMB is not None:
         env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(request.MaxPayloadInMB)
     if request.BatchStrategy is not None:
-        env["SAGEMAKER_BATCH_STRATEGY"] = "MULTI_RECORD" if request.BatchStrategy == "MultiRecord" else "SINGLE_RECORD"
+        env["SAGEMAKER_BATCH_STRATEGY"] = variable_spelling(request.BatchStrategy)
     if request.MaxConcurrentTransforms:
         env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(request.MaxConcurrentTransforms)
     if base_dir is not None:

@@ -57,3 +57,13 @@ def test_every_variable_is_declared_once() -> None:
     names = known_variables()
     assert len(names) == len(set(names)) and "SMTOOLKIT_EFA_INSTANCES" in names
     assert "CA_REPOSITORY_ARN" not in names  # not ours to check for typos
+
+
+@pytest.mark.parametrize("spelling", ["MultiRecord", "MULTI_RECORD", " multi_record ", "multirecord"])
+def test_one_normaliser_for_both_batch_strategy_spellings(spelling: str) -> None:
+    from smtoolkit.config.batch import parse_batch_strategy, variable_spelling
+    from smtoolkit.config.serving import load_serving_settings
+    from smtoolkit.transform.request import normalise_strategy
+
+    assert parse_batch_strategy(spelling) == normalise_strategy(spelling) == "MultiRecord"
+    assert load_serving_settings(batch_strategy=spelling).batch_strategy == variable_spelling("MultiRecord")

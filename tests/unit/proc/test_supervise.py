@@ -56,9 +56,11 @@ def test_oom_count_is_none_without_cgroup_files(tmp_path: Path) -> None:
     assert read_counter(tmp_path / "bad", "oom_kill") is None
 
 
-def test_oom_count_on_this_machine_is_a_count_or_unknown() -> None:
-    count = oom_kill_count()
-    assert count is None or count >= 0
+def test_oom_count_reads_this_machines_counter_when_there_is_one() -> None:
+    counts = [count for path in counter_files() if (count := read_counter(path, "oom_kill")) is not None]
+    if not counts:
+        pytest.skip("no memory cgroup counter readable here")
+    assert oom_kill_count() == counts[0] >= 0
 
 
 class Pipes:
