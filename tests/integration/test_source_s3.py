@@ -11,7 +11,7 @@ import pytest
 
 from smtoolkit import storage
 from smtoolkit.errors import CodeFetchError
-from smtoolkit.launch.source import fetch_code
+from smtoolkit.usercode.fetch import fetch_code
 from tests import s3server
 from tests.s3server import S3Server
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Literal
 
 from smtoolkit.errors import EntryPointError
+from smtoolkit.usercode.deps import PACKAGE_FILES
 
 EntryKind = Literal["script", "module", "function", "shell", "executable"]
 
 _PATH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*$")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _FUNCTION = re.compile(r"^(?P<module>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*):(?P<function>[A-Za-z_]\w*)$")
-PACKAGE_FILES = ("setup.py", "pyproject.toml")
 
 # Runs `module:function` with the user's arguments in sys.argv, as `python -m` would.
 _CALL_FUNCTION = (

@@ -16,11 +16,11 @@ from smtoolkit.config.training import TrainingEnv
 from smtoolkit.dirsync.intermediate import start_intermediate_upload
 from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
 from smtoolkit.launch import entrypoint, report
-from smtoolkit.launch.install import install_code_dependencies
 from smtoolkit.launch.plan import LaunchPlan, build_plan, with_engine
 from smtoolkit.logs import configure_logging, masked
 from smtoolkit.paths import JobPaths
 from smtoolkit.proc.supervise import Outcome, ProcessSpec, run_supervised
+from smtoolkit.usercode.install import install_code_dependencies
 
 if TYPE_CHECKING:
     from smtoolkit.launch.backends.base import EnginePlan
@@ -65,7 +65,7 @@ def run_training(settings: LauncherSettings, dry_run: bool = False, environ: Map
 
 
 def _prepare(env: TrainingEnv, settings: LauncherSettings, environ: Mapping[str, str]) -> LaunchPlan:
-    from smtoolkit.launch.source import fetch_code
+    from smtoolkit.usercode.fetch import fetch_code
 
     code_dir = env.code_dir
     if env.submit_directory and Path(env.submit_directory) != code_dir:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from smtoolkit.config.export import to_env_vars
 from smtoolkit.config.hyperparameters import ArgvStyle, to_cli_args
 from smtoolkit.config.training import TrainingEnv
-from smtoolkit.launch.deps import InstallStep
 from smtoolkit.launch.entrypoint import EntryPoint
 from smtoolkit.logs import is_secret_key, mask_argv, mask_text
+from smtoolkit.usercode.deps import InstallStep
 
 if TYPE_CHECKING:
     from smtoolkit.launch.backends import EnginePlan, EngineSettings

@@ -17,10 +17,10 @@ from pathlib import Path
 from smtoolkit import storage
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.serving import ServingSettings
-from smtoolkit.launch.install import install_code_dependencies
-from smtoolkit.launch.source import fetch_code
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.handlers import locate_script
+from smtoolkit.usercode.fetch import fetch_code
+from smtoolkit.usercode.install import install_code_dependencies
 
 logger = logging.getLogger(__name__)
 

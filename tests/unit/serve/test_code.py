@@ -12,9 +12,9 @@ import pytest
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import CodeFetchError, EntryPointError, InstallError
-from smtoolkit.launch.install import planned_install_steps
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.code import CodeSource, PreparedCode, code_source, prepare_code
+from smtoolkit.usercode.install import planned_install_steps
 
 SCRIPT = b"def model_fn(model_dir):\n    return None\n"
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smtoolkit.errors import ConfigError, InstallError
-from smtoolkit.launch.entrypoint import PACKAGE_FILES
 
+# A code dir holding one of these is a package: pip installs it (and `train` runs it as one).
+PACKAGE_FILES = ("setup.py", "pyproject.toml")
 _CODEARTIFACT_ARN = re.compile(
     r"^arn:(?P<partition>[\w-]+):codeartifact:(?P<region>[\w-]+):(?P<account>\d+):"
     r"repository/(?P<domain>[\w.-]+)/(?P<repository>[\w.-]+)$"

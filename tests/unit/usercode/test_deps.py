@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError
-from smtoolkit.launch.deps import CodeArtifactRepository, codeartifact_index_url, install_steps
+from smtoolkit.usercode.deps import CodeArtifactRepository, codeartifact_index_url, install_steps
 
 
 def test_nothing_to_install(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from smtoolkit import storage
 from smtoolkit.errors import CodeFetchError, ConfigError
-from smtoolkit.launch.source import FetchResult, fetch_code, safe_extract
+from smtoolkit.usercode.fetch import FetchResult, fetch_code, safe_extract
 
 Entry = tuple[str, bytes, int]  # name, content, mode
 
@@ -166,7 +166,7 @@ def test_submitted_code_wins_over_a_non_empty_code_dir(
     (code_dir / "run.sh").symlink_to(tmp_path / "outside.py")  # replaced, never written through
     source = write_source(tmp_path, kind)
 
-    with caplog.at_level(logging.WARNING, logger="smtoolkit.launch.source"):
+    with caplog.at_level(logging.WARNING, logger="smtoolkit.usercode.fetch"):
         result = fetch_code(str(source), code_dir)
 
     assert (result.kind, result.files_written, result.code_dir_had_files) == (kind, 3, True)
@@ -316,7 +316,7 @@ def test_extraction_streams_in_bounded_reads(tmp_path: Path) -> None:
 # --- storage -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", ["smtoolkit.storage", "smtoolkit.launch.source"])
+@pytest.mark.parametrize("module", ["smtoolkit.storage", "smtoolkit.usercode.fetch"])
 def test_importing_does_not_import_boto3(module: str) -> None:
     code = f"import sys, {module}; sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -10,8 +10,8 @@ import pytest
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError
-from smtoolkit.launch.deps import InstallStep
-from smtoolkit.launch.install import install_code_dependencies, run_install_step, run_install_steps
+from smtoolkit.usercode.deps import InstallStep
+from smtoolkit.usercode.install import install_code_dependencies, run_install_step, run_install_steps
 
 SETTINGS = LauncherSettings(grace_period_s=5)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError
-from smtoolkit.launch import deps
 from smtoolkit.proc.signals import signal_name
 from smtoolkit.proc.supervise import ProcessSpec, run_supervised
+from smtoolkit.usercode import deps
 
 logger = logging.getLogger(__name__)
 
