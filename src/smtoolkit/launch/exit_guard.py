@@ -24,6 +24,7 @@ from typing import Any
 
 from smtoolkit.launch.backends.base import EnginePlan
 from smtoolkit.launch.rank_main import FINISHED_PREFIX
+from smtoolkit.proc.stop import wait_for_pids
 from smtoolkit.proc.supervise import Outcome, ProcessSpec, run_supervised
 
 logger = logging.getLogger(__name__)
@@ -117,8 +118,8 @@ class ExitGuard:
         engines = {int(record.get("ppid", 0)) for record in records} - {0}
         self._signal(engines, alive, signal.SIGTERM)
         deadline = time.monotonic() + KILL_AFTER_S
-        while time.monotonic() < deadline and not (self._engine_ended.is_set() and not any(map(_alive, alive))):
-            self._engine_ended.wait(0.05)
+        wait_for_pids([int(record["pid"]) for record in alive], KILL_AFTER_S)
+        self._engine_ended.wait(max(deadline - time.monotonic(), 0.0))
         self._signal(engines, alive, signal.SIGKILL)
 
     @staticmethod

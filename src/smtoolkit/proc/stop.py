@@ -106,6 +106,28 @@ def wait_for_exit(process: subprocess.Popen[bytes], timeout: float, hurry: Hurry
     return process.poll() is not None
 
 
+def wait_for_pids(pids: list[int], timeout: float) -> bool:
+    """Wait until every process in `pids` has exited (zombies count as exited: they run nothing) or `timeout`
+    seconds pass; whether all have. Any process, not only our children: a pidfd becomes readable at its exit."""
+    deadline = time.monotonic() + max(timeout, 0.0)
+    waiting: list[int] = []
+    try:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # gone already
+                waiting.append(os.pidfd_open(pid))
+        while waiting:
+            ready, _, _ = select.select(waiting, [], [], max(deadline - time.monotonic(), 0.0))
+            if not ready:
+                return False
+            for fd in ready:
+                waiting.remove(fd)
+                os.close(fd)
+        return True
+    finally:
+        for fd in waiting:
+            os.close(fd)
+
+
 def stop_process(
     process: subprocess.Popen[bytes],
     grace_period: float,

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from smtoolkit.proc.spawn import start_in_session
-from smtoolkit.proc.stop import GraceClock, Hurry, stop_process
+from smtoolkit.proc.stop import GraceClock, Hurry, stop_process, wait_for_pids
 
 # Ignores SIGTERM, starts a grandchild that does too, says so on stdout, then waits to be killed.
 STUBBORN = """
@@ -68,3 +68,13 @@ def test_grace_clock_of_zero_is_due_at_once_and_starts_only_once() -> None:
     assert clock.due() and clock.seconds_left() == 0.0
     clock.escalate()
     assert not clock.due() and clock.seconds_left() is None
+
+
+def test_wait_for_pids_waits_for_processes_that_are_not_our_children(tmp_path: Path) -> None:
+    # A grandchild: not our child, so only a pidfd (not waitpid) can tell when it exits.
+    process, grandchild = _stubborn(tmp_path)
+    assert not wait_for_pids([grandchild], 0.2)
+    os.kill(grandchild, signal.SIGKILL)
+    assert wait_for_pids([grandchild], 10)
+    assert wait_for_pids([], 0)
+    stop_process(process, 0)
