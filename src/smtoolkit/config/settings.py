@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -83,7 +84,10 @@ def problem(error: ErrorDetails, variables: Mapping[str, str]) -> Problem:
     if not error["loc"]:
         return Problem(source=SOURCE, message=str(reason))
     name = str(error["loc"][0])
-    return Problem(source=SOURCE, field=variables.get(name, name), message=f"got {error['input']!r}: {reason}")
+    message = f"got {error['input']!r}: {reason}"
+    if error["type"] == "literal_error" and isinstance(error["input"], str):  # a typo of one of the choices
+        message += did_you_mean(error["input"], re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected"))))
+    return Problem(source=SOURCE, field=variables.get(name, name), message=message)
 
 
 def warn_unknown(environ: Mapping[str, str], prefix: str, known: Iterable[str]) -> list[str]:
