@@ -45,8 +45,7 @@ def fetch_model(storage_uri: str | None, model_dir: Path) -> Path:
 
 
 def _safe_extract(fileobj: Any, model_dir: Path, source: str) -> int:
-    # The one safe extraction; it lives in launch/ until it moves to usercode/ (then import it from there).
-    from smtoolkit.launch.source import safe_extract
+    from smtoolkit.usercode.fetch import safe_extract
 
     return safe_extract(fileobj, model_dir, source=source)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
 
-from smtoolkit.errors import ConfigError, Problem
+from smtoolkit.config.settings import EnvSettings
 
 ENV_PREFIX = "AIP_"
 PREDICTION_MODE = "PREDICTION"
@@ -19,10 +18,11 @@ PUBLIC_ENDPOINT_MAX_BYTES = 1_500_000
 DEDICATED_ENDPOINT_MAX_BYTES = 10_000_000
 
 
-class VertexSettings(BaseSettings):
+class VertexSettings(EnvSettings):
     """Each field is read from AIP_<FIELD NAME>; Vertex sets them all when it deploys the model."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, protected_namespaces=())
+    env_prefix = ENV_PREFIX
+    empty_is_unset = False
 
     mode: str | None = Field(None, description="PREDICTION in a container Vertex AI serves. Default unset.")
     mode_version: str | None = Field(None, description="The version of the contract in AIP_MODE. Default unset.")
@@ -73,15 +73,4 @@ class VertexSettings(BaseSettings):
 
 def load_vertex_settings(**overrides: Any) -> VertexSettings:
     """VertexSettings from the environment (and keyword overrides); ConfigError naming each bad variable."""
-    try:
-        return VertexSettings(**overrides)
-    except ValidationError as exc:
-        problems = [
-            Problem(
-                source="environment",
-                field=ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper(),
-                message=f"got {error['input']!r}: {error.get('ctx', {}).get('error') or error['msg']}",
-            )
-            for error in exc.errors(include_url=False)
-        ]
-        raise ConfigError(problems) from None
+    return VertexSettings.from_environ(None, **overrides)
