@@ -30,10 +30,14 @@ class InstallStep:
     env: Mapping[str, str] = field(default_factory=dict)  # additions to the inherited environment
 
 
-def install_steps(code_dir: Path, python: str = sys.executable, index_url: str | None = None) -> list[InstallStep]:
-    """pip commands for the code dir: the package (with its requirements) or requirements.txt alone."""
+def install_steps(
+    code_dir: Path, python: str = sys.executable, index_url: str | None = None, cache_dir: Path | None = None
+) -> list[InstallStep]:
+    """pip commands for the code dir: the package (with its requirements) or requirements.txt alone. With
+    `cache_dir`, pip caches there (the command line wins over a PIP_NO_CACHE_DIR in the image)."""
     env = {"PIP_INDEX_URL": index_url} if index_url else {}
-    pip = (python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input")
+    cache = ("--cache-dir", str(cache_dir)) if cache_dir else ()
+    pip = (python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *cache)
     requirements = ("-r", "requirements.txt") if (code_dir / "requirements.txt").is_file() else ()
     if any((code_dir / name).is_file() for name in PACKAGE_FILES):
         return [InstallStep("install the code dir as a package", (*pip, ".", *requirements), code_dir, env)]

@@ -1,9 +1,10 @@
 """Installing the code dir's dependencies before the user's code runs: shared by `train` and `serve`.
 
 `planned_install_steps` decides what to run (requirements.txt and/or the code dir as a package, through a
-CodeArtifact index when CA_REPOSITORY_ARN is set); `run_install_steps` runs each pip command supervised (own
-session, stop signals forwarded) and turns a failure, or a stop request that arrived meanwhile, into an
-InstallError carrying the tail of pip's stderr.
+CodeArtifact index when CA_REPOSITORY_ARN is set, with pip's cache in the warm pool directory when there is one);
+`run_install_steps` runs each pip command supervised (own session, stop signals forwarded) and turns a failure,
+or a stop request that arrived meanwhile, into an InstallError carrying the tail of pip's stderr. A
+requirements.txt that a warm pool record shows as still installed is not installed again (usercode.warmpool).
 """
 
 from __future__ import annotations
@@ -16,15 +17,32 @@ from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError
 from smtoolkit.proc.signals import signal_name
 from smtoolkit.proc.supervise import ProcessSpec, run_supervised
-from smtoolkit.usercode import deps
+from smtoolkit.usercode import deps, warmpool
 
 logger = logging.getLogger(__name__)
 
 
-def planned_install_steps(code_dir: Path, settings: LauncherSettings) -> list[deps.InstallStep]:
+def planned_install_steps(
+    code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str] | None = None
+) -> list[deps.InstallStep]:
     """The pip commands for `code_dir` (none without requirements.txt or package files)."""
     arn = settings.ca_repository_arn
-    return deps.install_steps(code_dir, index_url=deps.codeartifact_index_url(arn) if arn else None)
+    cache = warmpool.warm_pool_cache(environ or {})
+    return deps.install_steps(
+        code_dir,
+        index_url=deps.codeartifact_index_url(arn) if arn else None,
+        cache_dir=cache.pip_cache_dir if cache else None,
+    )
+
+
+def reusable_install_record(code_dir: Path, environ: Mapping[str, str]) -> Path | None:
+    """The warm pool record for code_dir's requirements.txt alone (a code dir that is a package installs its own
+    changing code, so it always runs), or None when there is no warm pool or the install cannot be reused."""
+    cache = warmpool.warm_pool_cache(environ)
+    if cache is None or any((code_dir / name).is_file() for name in deps.PACKAGE_FILES):
+        return None
+    key = warmpool.requirements_key(code_dir, environ)
+    return cache.record_path(key) if key else None
 
 
 def run_install_step(step: deps.InstallStep, settings: LauncherSettings, environ: Mapping[str, str]) -> None:
@@ -52,7 +70,17 @@ def run_install_steps(
 def install_code_dependencies(
     code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str]
 ) -> list[deps.InstallStep]:
-    """Plan and run the steps for `code_dir` (nothing when settings.install_requirements is off); the steps run."""
-    steps = planned_install_steps(code_dir, settings) if settings.install_requirements else []
+    """Plan and run the steps for `code_dir` (nothing when settings.install_requirements is off, or when a warm pool
+    record shows the same requirements still installed); the steps run."""
+    if not settings.install_requirements:
+        return []
+    record = reusable_install_record(code_dir, environ)
+    if record is not None and warmpool.still_installed(record):
+        logger.info("requirements.txt already installed on this warm instance (%s): not installing again", record)
+        return []
+    steps = planned_install_steps(code_dir, settings, environ)
+    before = warmpool.installed_distributions() if record is not None else {}
     run_install_steps(steps, settings, environ)
+    if record is not None:
+        warmpool.write_record(record, before, warmpool.installed_distributions())
     return steps

@@ -1,0 +1,63 @@
+"""A throwaway venv that pip really installs into, and the launcher's install step run in it.
+
+The venv has no pip and no packages of its own: this interpreter's site-packages (pydantic, pip, ...) and the
+source tree come through PYTHONPATH, while pip installs into the venv's own site-packages (its sys.prefix), so
+nothing lands in the shared environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Mapping
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+# Runs in the venv: one launcher install (what `train` does before the user's code), timed.
+_INSTALL = """
+import json, os, sys, time
+from pathlib import Path
+from smtoolkit.config.launcher import LauncherSettings
+from smtoolkit.launch.install import install_code_dependencies
+started = time.perf_counter()
+steps = install_code_dependencies(Path(sys.argv[1]), LauncherSettings(), os.environ)
+print(json.dumps({"steps": len(steps), "seconds": time.perf_counter() - started}))
+"""
+
+
+def throwaway_venv(path: Path) -> Path:
+    """A venv at `path` without pip; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path / "bin" / "python"
+
+
+def venv_environ(extra: Mapping[str, str]) -> dict[str, str]:
+    pythonpath = os.pathsep.join([str(SRC), sysconfig.get_paths()["purelib"]])
+    return {**os.environ, "PYTHONPATH": pythonpath, "PIP_NO_CACHE_DIR": "1", **extra}
+
+
+def launcher_install(python: Path, code_dir: Path, extra: Mapping[str, str]) -> tuple[int, float]:
+    """(install steps run, seconds) of one launcher install of code_dir in the venv of `python`."""
+    result = subprocess.run(
+        [str(python), "-c", _INSTALL, str(code_dir)],
+        env=venv_environ(extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"launcher install failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return int(report["steps"]), float(report["seconds"])
+
+
+def pip_uninstall(python: Path, *names: str) -> None:
+    subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "--yes", "--quiet", *names],
+        env=venv_environ({}),
+        check=True,
+        capture_output=True,
+    )
