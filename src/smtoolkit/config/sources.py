@@ -44,6 +44,9 @@ SM_PLAIN_VARIABLES = {
     "SM_NUM_NEURONS": "reported_num_neurons",
     "SM_MASTER_PORT": "master_port",
 }
+# What the SageMaker Python SDK v3 ModelTrainer's driver exports (its sm_training.env) for the job's code: the
+# SourceCode's entry_script and its `code` channel. Ours (above) win when both are set.
+MODEL_TRAINER_VARIABLES = {"SM_ENTRY_SCRIPT": "user_entry_point", "SM_SOURCE_DIR": "submit_directory"}
 CHANNEL_PREFIX = "SM_CHANNEL_"
 # host name -> address, for hosts whose names do not resolve (a local job's hosts, all on loopback).
 HOST_ADDRESSES_VARIABLE = "SMTOOLKIT_HOST_ADDRESSES"
@@ -121,6 +124,7 @@ class SmVariablesSource(_VariablesSource):
         if channel_dirs:
             values["channel_dirs"] = channel_dirs
         values.update({field: Path(env[var]) for var, field in SM_PATH_VARIABLES.items() if env.get(var)})
+        values.update({field: env[var] for var, field in MODEL_TRAINER_VARIABLES.items() if env.get(var)})
         values.update({field: env[var] for var, field in SM_PLAIN_VARIABLES.items() if env.get(var)})
         if problems:
             raise ConfigError(problems)

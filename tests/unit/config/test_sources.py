@@ -122,3 +122,18 @@ def test_checkpoint_config(job_tree: Any) -> None:
 def test_current_env_is_built_once(job_tree: Any) -> None:
     job_tree(hyperparameters={"lr": "0.1"})
     assert current_env() is current_env()
+
+
+def test_sdk_v3_model_trainer_code_wins_over_the_images_program(job_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ModelTrainer driver's sm_training.env names the submitted code; an image's baked-in ENV ranks below it."""
+    job_tree()
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "baked.py")
+    monkeypatch.setenv("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/program")
+    monkeypatch.setenv("SM_ENTRY_SCRIPT", "train.py")
+    monkeypatch.setenv("SM_SOURCE_DIR", "/opt/ml/input/data/code")
+    env = TrainingEnv.load()
+    assert (env.user_entry_point, env.submit_directory) == ("train.py", "/opt/ml/input/data/code")
+    monkeypatch.setenv("SM_ENTRY_SCRIPT", "")  # SourceCode(command=...) without entry_script
+    assert TrainingEnv.load().user_entry_point == "baked.py"
+    monkeypatch.setenv("SM_USER_ENTRY_POINT", "ours.py")  # what our launcher exports wins
+    assert TrainingEnv.load().user_entry_point == "ours.py"
