@@ -112,12 +112,16 @@ def still_installed(record: Path) -> bool:
 
 
 def write_record(record: Path, before: Mapping[str, str], after: Mapping[str, str]) -> None:
-    """Record what the install added or changed (write then rename: a stop never leaves half a record)."""
+    """Record what the install added or changed (write then rename: a stop never leaves half a record). A cache
+    that cannot be written costs the next job its skip, never this job: a warning, not an error."""
     changed = {name: version for name, version in sorted(after.items()) if before.get(name) != version}
-    record.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=record.parent, suffix=".partial", delete=False) as handle:
-        json.dump({"distributions": changed}, handle, indent=1)
-    os.replace(handle.name, record)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=record.parent, suffix=".partial", delete=False) as handle:
+            json.dump({"distributions": changed}, handle, indent=1)
+        os.replace(handle.name, record)
+    except OSError as error:
+        logger.warning("cannot write the warm pool record %s (%s): the next job installs again", record, error)
 
 
 def _normalized(name: str) -> str:

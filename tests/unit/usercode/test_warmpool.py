@@ -82,3 +82,13 @@ def test_a_damaged_record_means_install(tmp_path: Path, text: str) -> None:
     record.write_text(text)
     assert not still_installed(record)
     assert not still_installed(tmp_path / "missing.json")
+
+
+def test_a_cache_dir_that_cannot_be_written_is_a_warning_not_a_failure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "requirements").write_text("a file where the records folder should be")
+    record = tmp_path / "requirements" / "k.json"
+    write_record(record, before={}, after={"pydantic": metadata.version("pydantic")})
+    assert "cannot write the warm pool record" in caplog.text
+    assert not still_installed(record)
