@@ -21,7 +21,7 @@ _INSTALL = """
 import json, os, sys, time
 from pathlib import Path
 from smtoolkit.config.launcher import LauncherSettings
-from smtoolkit.launch.install import install_code_dependencies
+from smtoolkit.usercode.install import install_code_dependencies
 started = time.perf_counter()
 steps = install_code_dependencies(Path(sys.argv[1]), LauncherSettings(), os.environ)
 print(json.dumps({"steps": len(steps), "seconds": time.perf_counter() - started}))
