@@ -120,6 +120,18 @@ class UnsupportedMediaType(ServeError):
     status = 415
 
 
+class Conflict(ServeError):
+    kind = "Conflict"
+    status = 409
+
+
+class InsufficientStorage(ServeError):
+    """The container has no room for what was asked (a multi-model load past the memory budget)."""
+
+    kind = "InsufficientStorage"
+    status = 507
+
+
 class ModelNotReady(ServeError):
     kind = "ModelNotReady"
     status = 503

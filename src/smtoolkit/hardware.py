@@ -81,3 +81,25 @@ def num_neurons() -> int:
         return sum(int(device.get("nc_count", 0)) for device in devices)
     except (ValueError, TypeError, AttributeError):
         return 0
+
+
+def _cgroup_memory_limit(root: Path) -> int | None:
+    """The memory cgroup's limit in bytes (v2 memory.max, else v1 memory.limit_in_bytes); None when unlimited."""
+    for path in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return int(text)
+        return None  # "max": no limit
+    return None
+
+
+def memory_limit(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """Bytes of memory this container may use: the cgroup's limit, capped by the machine's memory."""
+    import psutil  # only callers that size memory pay for it
+
+    machine = int(psutil.virtual_memory().total)
+    limit = _cgroup_memory_limit(cgroup_root)
+    return min(machine, limit) if limit is not None else machine

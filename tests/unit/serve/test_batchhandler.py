@@ -1,0 +1,68 @@
+"""batch_predict_fn: found and checked at startup like the other handler functions, then run through a Batcher."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from smtoolkit.config.batching import BatchingSettings
+from smtoolkit.errors import EntryPointError
+from smtoolkit.serve.batchhandler import batch_predictor, find_batch_predict_fn, warn_if_unused
+from smtoolkit.serve.handlers import handlers_from
+
+
+def model_fn(model_dir: str) -> str:
+    return "model"
+
+
+def script(**functions: Any) -> Any:
+    namespace = SimpleNamespace(model_fn=model_fn, **functions)
+    return namespace, handlers_from(namespace, "inference.py")
+
+
+def test_a_script_without_batch_predict_fn_is_not_batched() -> None:
+    assert find_batch_predict_fn(*script()) is None
+
+
+def test_batch_predict_fn_with_context_gets_the_model_dir(tmp_path: Path) -> None:
+    def batch_predict_fn(batch: list[int], model: str, context: Any) -> list[str]:
+        return [f"{model}:{item}:{context.system_properties['model_dir']}" for item in batch]
+
+    function = find_batch_predict_fn(*script(batch_predict_fn=batch_predict_fn, input_fn=lambda d, t: d))
+    assert function is not None and function.name == "batch_predict_fn"
+    settings = BatchingSettings(max_batch_size=4, max_batch_wait_ms=0)
+    assert batch_predictor(function, "m", tmp_path, settings).submit(3) == f"m:3:{tmp_path}"
+
+
+@pytest.mark.parametrize(
+    ("functions", "message"),
+    [
+        ({"batch_predict_fn": 3}, "batch_predict_fn is a int, not a function like batch_predict_fn"),
+        ({"batch_predict_fn": lambda batch: batch}, r"batch_predict_fn\(batch\) does not fit the contract"),
+        ({"batch_predict_fn": lambda b, m: b, "predict_fn": lambda d, m: d}, "defines batch_predict_fn and predict_fn"),
+        ({"batch_predict_fn": lambda b, m: b, "transform_fn": lambda m, d, c, a: d}, "and transform_fn"),
+    ],
+)
+def test_a_bad_batch_predict_fn_fails_at_startup_naming_it(functions: dict[str, Any], message: str) -> None:
+    with pytest.raises(EntryPointError, match=message):
+        find_batch_predict_fn(*script(**functions))
+
+
+def test_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
+    monkeypatch.setenv("SAGEMAKER_MAX_BATCH_WAIT_MS", "2.5")
+    settings = BatchingSettings()
+    assert (settings.max_batch_size, settings.max_batch_wait_s) == (16, 0.0025)
+
+
+def test_batching_settings_without_batch_predict_fn_are_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
+    with caplog.at_level(logging.WARNING):
+        warn_if_unused(BatchingSettings(), None, "inference.py")
+    assert "SAGEMAKER_MAX_BATCH_SIZE is set but inference.py defines no batch_predict_fn" in caplog.text
