@@ -1,0 +1,30 @@
+"""MultiModelSettings: the memory budget of a multi-model endpoint (SAGEMAKER_MULTI_MODEL=true).
+
+Read from SAGEMAKER_MME_MEMORY_BUDGET_MB and SAGEMAKER_MME_MEMORY_MARGIN_PERCENT; the lead folds them into
+ServingSettings. Nothing here measures: serve.multimodel.memory turns them into a byte count.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SAGEMAKER_"
+
+
+class MultiModelSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    mme_memory_budget_mb: int | None = Field(
+        None,
+        ge=1,
+        description="MiB the loaded models may take, every worker's copy counted (smtoolkit's own). "
+        "Default: the container's memory (cgroup limit, else the machine's) less the margin.",
+    )
+    mme_memory_margin_percent: float = Field(
+        10.0,
+        ge=0,
+        lt=100,
+        description="Share of the container's memory kept free when the budget is the default "
+        "(smtoolkit's own). Default 10.",
+    )
