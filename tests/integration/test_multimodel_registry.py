@@ -181,3 +181,15 @@ def test_a_model_with_its_own_code_uses_it_and_others_use_the_endpoints(start_wo
     a.call("load", "shared", make_model("shared"))
     assert b.call("invoke", "own", 3) == {"own": "own model", "echo": 3}
     assert b.call("invoke", "shared", 3) == {"model": "shared", "echo": 3}
+
+
+def test_unloading_under_load_answers_every_request_then_404(start_workers, make_model) -> None:
+    a, b = start_workers(2)
+    a.call("load", "m", make_model("m"))
+    during = [b.start("invoke", "m", i) for i in range(20)]
+    a.call("unload", "m")
+    after = [b.start("invoke", "m", i) for i in range(20)]
+    for call in during:
+        outcome = b.outcome(call)
+        assert outcome[0] == "ok" or outcome[:2] == ("error", 404), outcome
+    assert all(b.outcome(call)[:2] == ("error", 404) for call in after)

@@ -18,8 +18,8 @@ class MultiModelSettings(BaseSettings):
     mme_memory_budget_mb: int | None = Field(
         None,
         ge=1,
-        description="MiB the loaded models may take, every worker's copy counted (smtoolkit's own). "
-        "Default: the container's memory (cgroup limit, else the machine's) less the margin.",
+        description="MiB the server may hold: its processes plus every worker's copy of every model "
+        "(smtoolkit's own). Default: the container's memory (cgroup limit, else the machine's) less the margin.",
     )
     mme_memory_margin_percent: float = Field(
         10.0,

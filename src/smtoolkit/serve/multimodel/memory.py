@@ -2,9 +2,10 @@
 
 A load costs the resident memory (RSS) it added to the process that ran it. Each worker that serves a
 model holds its own copy (models load after the fork, so nothing is shared), so a model counts its cost
-times the number of workers: the budget is never promised to copies that could not all fit. The budget
-defaults to the container's memory (cgroup limit, else the machine's) less a margin, minus what the server's
-processes held before any model was loaded.
+times the number of workers: the budget is never promised to copies that could not all fit. What is
+committed is that, summed over the loaded models, plus the server's own processes as measured in the master
+before the fork. The budget defaults to the container's memory (cgroup limit, else the machine's) less a
+margin.
 """
 
 from __future__ import annotations
@@ -31,13 +32,19 @@ def process_rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-def budget_bytes(settings: MultiModelSettings, baseline_bytes: int = 0) -> int:
-    """Bytes the loaded models may take: the setting, else the container's memory less the margin and less
-    `baseline_bytes` (the server's own processes)."""
+def server_baseline(workers: int) -> int:
+    """What the server's processes hold before any model: the master's RSS (endpoint code imported) for it
+    and each worker. Measured in the master before the fork."""
+    return process_rss() * (workers + 1)
+
+
+def budget_bytes(settings: MultiModelSettings, container_bytes: int | None = None) -> int:
+    """Bytes the server may hold, its own processes and every copy of every model: the setting, else the
+    container's memory (`container_bytes`, default the cgroup limit or the machine's memory) less the margin."""
     if settings.mme_memory_budget_mb is not None:
         return settings.mme_memory_budget_mb * MEBIBYTE
-    usable = int(hardware.memory_limit() * (1 - settings.mme_memory_margin_percent / 100))
-    return max(0, usable - baseline_bytes)
+    container = hardware.memory_limit() if container_bytes is None else container_bytes
+    return int(container * (1 - settings.mme_memory_margin_percent / 100))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from smtoolkit.serve.multimodel import memory
@@ -117,11 +118,12 @@ class ModelRegistry:
         with self._lock:
             self._models[record.name] = entry
 
-    def sync(self) -> None:
-        """Drop the models the store no longer lists (or lists from another load) and free their memory."""
+    def sync(self) -> list[str]:
+        """Drop the models the store no longer lists (or lists from another load) and free their memory;
+        the names dropped."""
         generation = self.store.generation()
         if generation == self._seen_generation:
-            return
+            return []
         listed = {record.name: record.load_id for record in self.store.listed()}
         with self._lock:
             stale = [name for name, entry in self._models.items() if listed.get(name) != entry.load_id]
@@ -131,14 +133,18 @@ class ModelRegistry:
         if stale:
             memory.release()
             logger.info("Released models %s", ", ".join(stale))
+        return stale
 
-    def watch(self, interval_s: float = 0.5) -> threading.Thread:
-        """A daemon thread that syncs every `interval_s`, so an idle worker frees unloaded models too."""
+    def watch(self, interval_s: float = 0.5, on_sync: Callable[[list[str]], None] | None = None) -> threading.Thread:
+        """A daemon thread that syncs every `interval_s`, so an idle worker frees unloaded models too;
+        `on_sync` gets the names each look released."""
 
         def run() -> None:
             while not self._stop.wait(interval_s):
                 try:
-                    self.sync()
+                    released = self.sync()
+                    if on_sync is not None:
+                        on_sync(released)
                 except Exception:  # the store vanished at shutdown, a disk error: keep serving
                     logger.exception("Syncing the model registry failed")
 

@@ -1,0 +1,55 @@
+"""The memory budget: the setting, else the container's limit (cgroup v2/v1, else psutil) less the margin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import pytest
+
+from smtoolkit import hardware
+from smtoolkit.config.multimodel import MultiModelSettings
+from smtoolkit.errors import InsufficientStorage
+from smtoolkit.serve.multimodel.memory import MEBIBYTE, budget_bytes, check_fits, measured
+
+
+def test_the_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_MME_MEMORY_BUDGET_MB", "300")
+    assert budget_bytes(MultiModelSettings()) == 300 * MEBIBYTE
+
+
+def test_the_default_is_the_container_less_the_margin() -> None:
+    settings = MultiModelSettings(mme_memory_margin_percent=25)
+    assert budget_bytes(settings, container_bytes=4000) == 3000
+    assert budget_bytes(MultiModelSettings()) == int(hardware.memory_limit() * 0.9)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"memory.max": "1073741824\n"}, 1 << 30),
+        ({"memory.max": "max\n"}, None),
+        ({"memory/memory.limit_in_bytes": "536870912\n"}, 1 << 29),
+        ({}, None),
+    ],
+)
+def test_the_container_limit_from_cgroup_v2_or_v1(tmp_path: Path, files: dict[str, str], expected: int | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    machine = psutil.virtual_memory().total
+    assert hardware.memory_limit(tmp_path) == (min(expected, machine) if expected else machine)
+
+
+def test_a_load_past_the_budget_is_507_saying_what_is_free() -> None:
+    check_fits(committed=60 * MEBIBYTE, cost=40 * MEBIBYTE, budget=100 * MEBIBYTE, name="m")
+    with pytest.raises(InsufficientStorage, match=r"loading m needs 41.0 MiB.*40.0 MiB of the 100.0 MiB budget"):
+        check_fits(committed=60 * MEBIBYTE, cost=41 * MEBIBYTE, budget=100 * MEBIBYTE, name="m")
+
+
+def test_measured_sees_what_an_allocation_costs() -> None:
+    with measured() as cost:
+        ballast = bytearray(32 * MEBIBYTE)
+        ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))
+    assert cost.bytes > 24 * MEBIBYTE
+    del ballast
