@@ -17,12 +17,12 @@ from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import ServeError
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.handlers import load_script_handlers
-from smtoolkit.serve.multimodel.loader import ModelLoader
-from smtoolkit.serve.multimodel.memory import process_rss
-from smtoolkit.serve.multimodel.registry import ModelRegistry
-from smtoolkit.serve.multimodel.requirements import RequirementsInstaller
-from smtoolkit.serve.multimodel.store import SharedStore
 from smtoolkit.serve.pipeline import Invocation
+from smtoolkit.serve.protocols.multimodel.loader import ModelLoader
+from smtoolkit.serve.protocols.multimodel.memory import process_rss
+from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
+from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
+from smtoolkit.serve.protocols.multimodel.store import SharedStore
 
 REPLY_TIMEOUT_S = 60.0
 

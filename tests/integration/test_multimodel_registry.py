@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from smtoolkit.serve.multimodel.memory import MEBIBYTE
-from smtoolkit.serve.multimodel.store import SharedStore
+from smtoolkit.serve.protocols.multimodel.memory import MEBIBYTE
+from smtoolkit.serve.protocols.multimodel.store import SharedStore
 from tests.integration.multimodel_workers import Worker
 
 ENDPOINT_SCRIPT = """

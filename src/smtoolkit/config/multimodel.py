@@ -1,7 +1,7 @@
 """MultiModelSettings: the memory budget of a multi-model endpoint (SAGEMAKER_MULTI_MODEL=true).
 
 Read from SAGEMAKER_MME_MEMORY_BUDGET_MB and SAGEMAKER_MME_MEMORY_MARGIN_PERCENT; the lead folds them into
-ServingSettings. Nothing here measures: serve.multimodel.memory turns them into a byte count.
+ServingSettings. Nothing here measures: serve.protocols.multimodel.memory turns them into a byte count.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtoolkit.errors import BadRequest
-from smtoolkit.serve.multimodel.paging import DEFAULT_PAGE_SIZE, models_page
+from smtoolkit.serve.protocols.multimodel.paging import DEFAULT_PAGE_SIZE, models_page
 
 MODELS = [(f"model-{i:03d}", f"/opt/ml/models/{i}/model") for i in range(250)]
 

@@ -14,12 +14,12 @@ import pytest
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.handlers import load_script_handlers
-from smtoolkit.serve.multimodel.loader import ModelLoader
-from smtoolkit.serve.multimodel.memory import MEBIBYTE
-from smtoolkit.serve.multimodel.registry import ModelRegistry
-from smtoolkit.serve.multimodel.requirements import RequirementsInstaller
-from smtoolkit.serve.multimodel.store import SharedStore
 from smtoolkit.serve.pipeline import Invocation
+from smtoolkit.serve.protocols.multimodel.loader import ModelLoader
+from smtoolkit.serve.protocols.multimodel.memory import MEBIBYTE
+from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
+from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
+from smtoolkit.serve.protocols.multimodel.store import SharedStore
 from tests.unit.serve.conftest import WriteScript
 
 SCRIPT = """

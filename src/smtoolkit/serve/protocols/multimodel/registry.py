@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from smtoolkit.serve.multimodel import memory
-from smtoolkit.serve.multimodel.loader import ModelLoader
-from smtoolkit.serve.multimodel.store import ModelRecord, SharedStore, not_loaded
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.protocols.multimodel import memory
+from smtoolkit.serve.protocols.multimodel.loader import ModelLoader
+from smtoolkit.serve.protocols.multimodel.store import ModelRecord, SharedStore, not_loaded
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest
 from smtoolkit import hardware
 from smtoolkit.config.multimodel import MultiModelSettings
 from smtoolkit.errors import InsufficientStorage
-from smtoolkit.serve.multimodel.memory import MEBIBYTE, budget_bytes, check_fits, measured
+from smtoolkit.serve.protocols.multimodel.memory import MEBIBYTE, budget_bytes, check_fits, measured
 
 
 def test_the_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import ServeError
-from smtoolkit.serve.multimodel.requirements import RequirementsInstaller
+from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
 
 # Offline: pydantic is installed already, so pip only checks it (real pip, no index reached).
 SATISFIED = "--no-index\npydantic\n"

@@ -17,8 +17,8 @@ from types import ModuleType
 from smtoolkit.errors import BadRequest, EntryPointError, InsufficientStorage, NotFound, ServeError, UserScriptError
 from smtoolkit.serve.codecs import CodecRegistry
 from smtoolkit.serve.handlers import UserHandlers, handlers_from
-from smtoolkit.serve.multimodel.requirements import RequirementsInstaller
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
 
 MODEL_SCRIPT = Path("code") / "inference.py"
 

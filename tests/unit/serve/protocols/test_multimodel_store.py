@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import Conflict, InsufficientStorage, NotFound
-from smtoolkit.serve.multimodel.memory import check_fits
-from smtoolkit.serve.multimodel.store import SharedStore
+from smtoolkit.serve.protocols.multimodel.memory import check_fits
+from smtoolkit.serve.protocols.multimodel.store import SharedStore
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_removal_unlists_and_bumps_the_counter(store: SharedStore) -> None:
 
 def test_a_claim_whose_loading_process_died_is_free(store: SharedStore, tmp_path: Path) -> None:
     code = (
-        "from pathlib import Path; from smtoolkit.serve.multimodel.store import SharedStore; "
+        "from pathlib import Path; from smtoolkit.serve.protocols.multimodel.store import SharedStore; "
         f"SharedStore(Path({str(store.root)!r})).claim('m', '/m')"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
