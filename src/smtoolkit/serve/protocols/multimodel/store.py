@@ -1,11 +1,12 @@
 """The models every worker of a multi-model endpoint agrees on: one folder, made by the master before the fork.
 
     <root>/config.json         {"workers": N, "baseline_bytes": B}: written once by `create`
-    <root>/generation          a counter, bumped by every publish and removal
+    <root>/generation          a counter (8 bytes, memory-mapped), bumped by every publish and removal
     <root>/models/<key>.json   one record per model: name, url, state (loading/ready), pid, load id, cost
     <root>/lock                fcntl lock held around every change
 
-Records and the counter are replaced atomically, so readers never lock. A model is listed only once its
+Records are replaced atomically, so readers never lock. The counter is mapped into each process: checking it
+on every request costs a memory read, not a system call. A model is listed only once its
 record is "ready": the loading worker publishes it after its own load succeeded. A "loading" record holds
 the name against a second load; one whose loading process died is treated as absent.
 """
@@ -16,7 +17,9 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import mmap
 import os
+import struct
 import tempfile
 import time
 import uuid
@@ -31,6 +34,7 @@ from smtoolkit.errors import Conflict, NotFound
 SHARED_MEMORY = Path("/dev/shm")  # tmpfs: the records never touch a disk
 # Called with the bytes already committed; raises to refuse a load (memory.check_fits).
 ModelCheck = Callable[[int], None]
+_COUNTER = struct.Struct("<Q")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class SharedStore:
         config = json.loads((root / "config.json").read_text())
         self.workers: int = config["workers"]
         self.baseline_bytes: int = config["baseline_bytes"]
+        self._mapped: mmap.mmap | None = None
 
     @classmethod
     def create(cls, workers: int, baseline_bytes: int = 0, parent: Path | None = None) -> SharedStore:
@@ -74,7 +79,7 @@ class SharedStore:
         (root / "models").mkdir()
         config = {"workers": workers, "baseline_bytes": baseline_bytes}
         write_atomically(root / "config.json", json.dumps(config).encode())
-        write_atomically(root / "generation", b"0")
+        write_atomically(root / "generation", bytes(_COUNTER.size))
         return cls(root)
 
     @contextlib.contextmanager
@@ -90,10 +95,17 @@ class SharedStore:
         write_atomically(self._path(record.name), json.dumps(asdict(record)).encode())
 
     def _bump(self) -> None:
-        write_atomically(self.root / "generation", str(self.generation() + 1).encode())
+        _COUNTER.pack_into(self._counter(), 0, self.generation() + 1)  # under the lock: one writer
+
+    def _counter(self) -> mmap.mmap:
+        if self._mapped is None:
+            with open(self.root / "generation", "r+b") as file:
+                self._mapped = mmap.mmap(file.fileno(), _COUNTER.size)
+        return self._mapped
 
     def generation(self) -> int:
-        return int((self.root / "generation").read_text())
+        value: int = _COUNTER.unpack_from(self._counter())[0]
+        return value
 
     def record(self, name: str) -> ModelRecord | None:
         """The model's record; None when there is none or its loading process died."""
