@@ -7,13 +7,16 @@ SAGEMAKER_MAX_BATCH_SIZE and SAGEMAKER_MAX_BATCH_WAIT_MS, like the rest of `serv
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smtoolkit.config.settings import EnvSettings
 
 ENV_PREFIX = "SAGEMAKER_"
 
 
-class BatchingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+class BatchingSettings(EnvSettings):
+    """Each field is read from SAGEMAKER_<FIELD NAME> by `from_environ`."""
+
+    env_prefix = ENV_PREFIX
 
     max_batch_size: int = Field(
         32, ge=1, le=4096, description="Most requests one batch_predict_fn call gets (smtoolkit's own). Default 32."

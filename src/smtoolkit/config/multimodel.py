@@ -7,13 +7,16 @@ ServingSettings. Nothing here measures: serve.protocols.multimodel.memory turns 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smtoolkit.config.settings import EnvSettings
 
 ENV_PREFIX = "SAGEMAKER_"
 
 
-class MultiModelSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+class MultiModelSettings(EnvSettings):
+    """Each field is read from SAGEMAKER_<FIELD NAME> by `from_environ`."""
+
+    env_prefix = ENV_PREFIX
 
     mme_memory_budget_mb: int | None = Field(
         None,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from smtoolkit.config.batching import BatchingSettings
-from smtoolkit.errors import EntryPointError
+from smtoolkit.errors import ConfigError, EntryPointError
 from smtoolkit.serve.batchhandler import batch_predictor, find_batch_predict_fn, warn_if_unused
 from smtoolkit.serve.handlers import handlers_from
 
@@ -55,7 +55,7 @@ def test_a_bad_batch_predict_fn_fails_at_startup_naming_it(functions: dict[str, 
 def test_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
     monkeypatch.setenv("SAGEMAKER_MAX_BATCH_WAIT_MS", "2.5")
-    settings = BatchingSettings()
+    settings = BatchingSettings.from_environ()
     assert (settings.max_batch_size, settings.max_batch_wait_s) == (16, 0.0025)
 
 
@@ -64,5 +64,20 @@ def test_batching_settings_without_batch_predict_fn_are_reported(
 ) -> None:
     monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
     with caplog.at_level(logging.WARNING):
-        warn_if_unused(BatchingSettings(), None, "inference.py")
+        warn_if_unused(BatchingSettings.from_environ(), None, "inference.py")
     assert "SAGEMAKER_MAX_BATCH_SIZE is set but inference.py defines no batch_predict_fn" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SAGEMAKER_MAX_BATCH_SIZE", "0", "SAGEMAKER_MAX_BATCH_SIZE: got '0'"),
+        ("SAGEMAKER_MAX_BATCH_WAIT_MS", "soon", "SAGEMAKER_MAX_BATCH_WAIT_MS: got 'soon'"),
+    ],
+)
+def test_bad_batching_variables_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
+        BatchingSettings.from_environ()

@@ -15,7 +15,7 @@ from smtoolkit.serve.protocols.multimodel.memory import MEBIBYTE, budget_bytes, 
 
 def test_the_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_MME_MEMORY_BUDGET_MB", "300")
-    assert budget_bytes(MultiModelSettings()) == 300 * MEBIBYTE
+    assert budget_bytes(MultiModelSettings.from_environ()) == 300 * MEBIBYTE
 
 
 def test_the_default_is_the_container_less_the_margin() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from smtoolkit.atomicfile import write_atomically
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError, ServeError
-from smtoolkit.launch.deps import InstallStep
-from smtoolkit.launch.install import planned_install_steps, run_install_steps
+from smtoolkit.usercode.deps import InstallStep
+from smtoolkit.usercode.install import planned_install_steps, run_install_steps
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class RequirementsInstaller:
         """Install what `code_dir` asks for unless the same content was installed already; True if pip ran."""
         if not self.launcher.install_requirements:
             return False
-        steps = planned_install_steps(code_dir, self.environ)
+        steps = planned_install_steps(code_dir, self.launcher)
         if not steps:
             return False
         key = self._key(code_dir, steps)
