@@ -128,8 +128,10 @@ def test_an_unloaded_model_is_404_everywhere_and_its_memory_is_released(start_wo
 def test_loading_past_the_budget_is_507_counting_every_workers_copy(start_workers, make_model) -> None:
     a, b = start_workers(2, budget_mb=200)
     a.call("load", "first", make_model("first", alloc_mb=60))  # ~60 MiB x 2 workers
+    before = b.call("rss")
     outcome = b.status("load", "second", make_model("second", alloc_mb=60))
     assert outcome[:2] == ("error", 507) and "budget" in outcome[2]
+    assert b.call("rss") - before < 20 * MEBIBYTE  # the refused load's 60 MiB were let go
     assert a.call("list") == ["first"] and b.call("loaded_here") == []
     a.call("unload", "first")
     assert b.call("load", "second", str(Path(make_model("again", alloc_mb=60)))) == "second"

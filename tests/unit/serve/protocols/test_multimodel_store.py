@@ -62,3 +62,13 @@ def test_names_with_any_characters_get_their_own_record(store: SharedStore) -> N
         store.publish(store.claim(name, f"/m/{len(name)}"), 0, lambda committed: None)
     assert sorted(r.name for r in store.listed()) == sorted(["a/b", "../x", "ünï côdé", "a" * 300])
     assert all(json.loads(p.read_text())["state"] == "ready" for p in (store.root / "models").iterdir())
+
+
+def test_the_default_folder_is_in_shared_memory_and_discard_removes_it() -> None:
+    store = SharedStore.create(workers=1)
+    try:
+        assert store.root.parent == Path("/dev/shm") or not Path("/dev/shm").is_dir()
+        assert store.generation() == 0
+    finally:
+        store.discard()
+    assert not store.root.exists()

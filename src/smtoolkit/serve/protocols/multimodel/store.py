@@ -19,6 +19,7 @@ import hashlib
 import json
 import mmap
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -81,6 +82,13 @@ class SharedStore:
         write_atomically(root / "config.json", json.dumps(config).encode())
         write_atomically(root / "generation", bytes(_COUNTER.size))
         return cls(root)
+
+    def discard(self) -> None:
+        """Remove the folder: the master does it once its workers are gone."""
+        if self._mapped is not None:
+            self._mapped.close()
+            self._mapped = None
+        shutil.rmtree(self.root, ignore_errors=True)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
