@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,17 @@ def test_the_default_folder_is_in_shared_memory_and_discard_removes_it() -> None
     finally:
         store.discard()
     assert not store.root.exists()
+
+
+def _bump_in_child(store: SharedStore) -> None:
+    store.publish(store.claim("from-child", "/m"), 0, lambda committed: None)
+
+
+def test_a_counter_mapped_before_the_fork_sees_the_childs_changes(store: SharedStore) -> None:
+    """gunicorn's way: the master maps the store, the workers are forked and share the mapping."""
+    assert store.generation() == 0  # mapped now, in the 'master'
+    child = multiprocessing.get_context("fork").Process(target=_bump_in_child, args=(store,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert store.generation() == 1 and [r.name for r in store.listed()] == ["from-child"]
