@@ -50,6 +50,7 @@ class Behaviour:
         self.max_delay = 0.0  # answers after a random delay: out of order under concurrency
         self.fail_first = False  # every distinct body fails its first try with 500 and an error body
         self.poison = b"POISON"  # a body holding it always fails
+        self.poison_status = 500  # ... with this status
         self.stall = b"STALL"  # a body holding it gets no answer for `stall_s`
         self.stall_s = 3.0
         self.reply: bytes | None = None  # a fixed reply instead of the echo
@@ -104,7 +105,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if behaviour.stall in body:
             time.sleep(behaviour.stall_s)
         time.sleep(delay)
-        if behaviour.poison in body or (behaviour.fail_first and first_try):
+        if behaviour.poison in body:
+            self._send(behaviour.poison_status, b'{"message": "ERROR BODY"}', "application/json")
+        elif behaviour.fail_first and first_try:
             self._send(500, b'{"message": "ERROR BODY"}', "application/json")
         else:
             self._send(200, body if behaviour.reply is None else behaviour.reply)
@@ -225,6 +228,19 @@ def test_a_stalled_request_times_out_and_is_retried(server: Server, tmp_path: Pa
     assert result.returncode == 1
     assert "no response within 1 s (InvocationsTimeoutInSeconds)" in result.stderr
     assert len(server.behaviour.requests) == 2 and outputs(tmp_path / "out") == {}
+
+
+@pytest.mark.parametrize(("status", "tries"), [(415, 1), (406, 1), (400, 1), (501, 1), (429, 3), (503, 3)])
+def test_only_answers_that_may_change_are_retried(server: Server, tmp_path: Path, status: int, tries: int):
+    write(tmp_path / "in" / "bad.txt", b"POISON")
+    server.behaviour.poison_status = status
+    result = transform(
+        "--endpoint", server.url, "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+        "--max-retries", "2",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"failed {tries} time{'s' * (tries > 1)}; last: HTTP {status}" in result.stderr
+    assert len(server.behaviour.requests) == tries
 
 
 def test_gzip_input_chunked_bodies_and_binary_concatenation(server: Server, tmp_path: Path):

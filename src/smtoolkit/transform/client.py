@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 PING_TIMEOUT_S = 2.0  # the platform's /ping timeout
 RETRY_BACKOFF_S = 0.2
 ERROR_BODY_CHARS = 300
+# Answers a retry cannot change: 501 Not Implemented and 505 HTTP Version Not Supported.
+FINAL_SERVER_ERRORS = frozenset({501, 505})
+TOO_MANY_REQUESTS = 429
 Body = bytes | bytearray | Callable[[], Iterator[bytes]]
 
 
@@ -31,6 +34,12 @@ def parse_endpoint(url: str) -> tuple[str, int]:
     if parts.scheme != "http" or not parts.hostname:
         raise ConfigError.single("--endpoint", f"expected http://HOST:PORT, got {url!r}")
     return parts.hostname, parts.port or 80
+
+
+def may_succeed_on_retry(status: int) -> bool:
+    """Whether an answer with `status` may change on another try: 429 and 5xx other than 501 and 505. A 4xx
+    (406, 415, 413...) is the request's own fault and is answered the same every time."""
+    return status == TOO_MANY_REQUESTS or (500 <= status < 600 and status not in FINAL_SERVER_ERRORS)
 
 
 def _describe(status: int, body: bytes) -> str:
@@ -82,9 +91,11 @@ class InvocationClient:
             raise
 
     def invoke(self, body: Body) -> bytes:
-        """POST /invocations; retried on a non-2xx status, a timeout or a connection error."""
-        last = ""
+        """POST /invocations; retried on a timeout, a connection error, or a status that may change
+        (`may_succeed_on_retry`); any other non-2xx status fails at once."""
+        last, tries = "", 0
         for attempt in range(self.max_retries + 1):
+            tries = attempt + 1
             if attempt:
                 time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
             try:
@@ -97,8 +108,9 @@ class InvocationClient:
                 if 200 <= status < 300:
                     return data
                 last = _describe(status, data)
+                if not may_succeed_on_retry(status):
+                    break
             logger.debug("POST /invocations try %d failed: %s", attempt + 1, last)
-        tries = self.max_retries + 1
         raise InvocationError(f"POST /invocations failed {tries} time{'s' * (tries > 1)}; last: {last}")
 
 
