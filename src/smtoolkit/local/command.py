@@ -218,7 +218,7 @@ def process_command(spec: Path, common: CommonOptions) -> None:
     """Run a processing job: SPEC is a CreateProcessingJob request (JSON, or YAML with PyYAML); the
     ContainerEntrypoint + ContainerArguments run under `smtoolkit process` on each host."""
     from smtoolkit.errors import SmtoolkitError, exit_on
-    from smtoolkit.local.flags import split_pair
+    from smtoolkit.local.flags import unique_pairs
     from smtoolkit.local.processing import run_local_processing
     from smtoolkit.local.procspec import ProcessingJobSpec
     from smtoolkit.local.specfile import read_spec_file, resolve_processing_paths, validated
@@ -232,8 +232,7 @@ def process_command(spec: Path, common: CommonOptions) -> None:
         if common.instance_count is not None:
             cluster = raw.setdefault("ProcessingResources", {}).setdefault("ClusterConfig", {})
             cluster["InstanceCount"] = common.instance_count
-        for pair in common.environment:
-            key, value = split_pair(pair, "--env")
+        for key, value in unique_pairs(common.environment, "--env").items():
             raw.setdefault("Environment", {})[key] = value
         if common.max_run is not None:
             raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = common.max_run

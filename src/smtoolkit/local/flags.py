@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smtoolkit.errors import ConfigError
+from smtoolkit.errors import ConfigError, did_you_mean
 from smtoolkit.local.specfile import absolute_uri
 
 CHANNEL_OPTIONS = {
@@ -54,6 +54,22 @@ def split_pair(text: str, flag: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def unique_pairs(texts: Sequence[str], flag: str) -> dict[str, str]:
+    """Each `KEY=VALUE` of a repeatable flag; ConfigError naming the flag and key when a key is given twice
+    (the last one would silently win)."""
+    pairs: dict[str, str] = {}
+    for text in texts:
+        key, value = split_pair(text, flag)
+        refuse_repeated(key, key in pairs, flag)
+        pairs[key] = value
+    return pairs
+
+
+def refuse_repeated(key: str, repeated: bool, flag: str) -> None:
+    if repeated:
+        raise ConfigError.single(flag, f"{key} is given more than once; give each {key} once")
+
+
 def sdk_encoded(value: str) -> str:
     """What the SDK's framework estimators send for a value typed on the command line."""
     try:
@@ -69,11 +85,12 @@ def parse_channel(text: str, cwd: Path) -> dict[str, Any]:
     name, uri = split_pair(first, "--channel")
     source: dict[str, Any] = {"S3Uri": absolute_uri(uri, cwd), "S3DataType": "S3Prefix"}
     channel: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": source}}
-    for option in options:
-        key, value = split_pair(option, f"--channel {name}")
+    for key, value in unique_pairs(options, f"--channel {name}").items():
         if key not in CHANNEL_OPTIONS:
             raise ConfigError.single(
-                f"--channel {name}", f"unknown option {key!r}; expected one of {', '.join(CHANNEL_OPTIONS)}"
+                f"--channel {name}",
+                f"unknown option {key!r}{did_you_mean(key, CHANNEL_OPTIONS)}; expected one of "
+                f"{', '.join(CHANNEL_OPTIONS)}",
             )
         api_name = CHANNEL_OPTIONS[key]
         if key == "distribution":
@@ -89,8 +106,7 @@ def parse_channel(text: str, cwd: Path) -> dict[str, Any]:
 
 def _apply_code_and_hyperparameters(raw: dict[str, Any], flags: TrainingFlags) -> None:
     hyperparameters = raw.setdefault("HyperParameters", {})
-    for pair in flags.hyperparameters:
-        key, value = split_pair(pair, "--hyperparameter")
+    for key, value in unique_pairs(flags.hyperparameters, "--hyperparameter").items():
         hyperparameters[key] = sdk_encoded(value)
     if flags.entry_point:
         hyperparameters["sagemaker_program"] = json.dumps(flags.entry_point)
@@ -100,9 +116,13 @@ def _apply_code_and_hyperparameters(raw: dict[str, Any], flags: TrainingFlags) -
 
 def _apply_channels(raw: dict[str, Any], flags: TrainingFlags) -> None:
     channels = {item.get("ChannelName"): item for item in raw.get("InputDataConfig", []) if isinstance(item, dict)}
+    given: set[str] = set()
     for text in flags.channels:
         channel = parse_channel(text, flags.cwd)
-        channels[channel["ChannelName"]] = channel
+        name = channel["ChannelName"]
+        refuse_repeated(name, name in given, "--channel")
+        given.add(name)
+        channels[name] = channel
     raw["InputDataConfig"] = list(channels.values())
 
 
@@ -117,13 +137,11 @@ def apply_training_flags(raw: dict[str, Any], flags: TrainingFlags) -> dict[str,
     algorithm = raw.setdefault("AlgorithmSpecification", {})
     if flags.input_mode:
         algorithm["TrainingInputMode"] = flags.input_mode
-    for pair in flags.metrics:
-        name, regex = split_pair(pair, "--metric")
+    for name, regex in unique_pairs(flags.metrics, "--metric").items():
         algorithm.setdefault("MetricDefinitions", []).append({"Name": name, "Regex": regex})
     if flags.instance_count is not None:
         raw.setdefault("ResourceConfig", {})["InstanceCount"] = flags.instance_count
-    for pair in flags.environment:
-        key, value = split_pair(pair, "--env")
+    for key, value in unique_pairs(flags.environment, "--env").items():
         raw.setdefault("Environment", {})[key] = value
     if flags.checkpoint_uri:
         raw.setdefault("CheckpointConfig", {})["S3Uri"] = absolute_uri(flags.checkpoint_uri, flags.cwd)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtoolkit.local.flags import split_pair
+from smtoolkit.local.flags import unique_pairs
 from smtoolkit.local.specfile import absolute_uri
 from smtoolkit.local.transpec import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, resolve_submit_directory
 
@@ -80,8 +80,7 @@ def apply_transform_flags(
     if source_dir:
         _put(raw, f"Model.PrimaryContainer.Environment.{SUBMIT_DIRECTORY_VARIABLE}", source_dir)
         resolve_submit_directory(raw["Model"]["PrimaryContainer"]["Environment"], base)
-    for pair in environment:
-        key, value = split_pair(pair, "--env")
+    for key, value in unique_pairs(environment, "--env").items():
         if not isinstance(raw.get("Environment"), dict):
             raw["Environment"] = {}
         raw["Environment"][key] = value

@@ -42,3 +42,24 @@ def test_unknown_fields_are_warned_about(tmp_path: Path) -> None:
     result = CliRunner().invoke(local, ["train", str(spec), "--dry-run"])
     assert result.exit_code == 0
     assert f"warning: {spec}: not simulated locally, ignored: RoleArn, VpcConfig" in result.output
+
+
+def test_a_keyed_flag_given_twice_is_refused_naming_flag_and_key(tmp_path: Path) -> None:
+    runner = CliRunner()
+    cases = [
+        (["train", "--channel", "train=a", "--channel", "train=b"], "--channel: train is given more than once"),
+        (["train", "-H", "lr=1", "-H", "lr=2"], "--hyperparameter: lr is given more than once"),
+        (["train", "-e", "A=1", "-e", "A=2"], "--env: A is given more than once"),
+        (["train", "--metric", "m=a", "--metric", "m=b"], "--metric: m is given more than once"),
+        (["train", "--channel", "train=a,mode=File,mode=Pipe"], "--channel train: mode is given more than once"),
+        (["train", "--channel", "train=a,mdoe=File"], "unknown option 'mdoe' (did you mean mode?)"),
+        (["transform", "-e", "A=1", "-e", "A=2", "--input", "x"], "--env: A is given more than once"),
+    ]
+    for argv, expected in cases:
+        result = runner.invoke(local, [*argv, "--dry-run"])
+        assert result.exit_code == 2, (argv, result.output)
+        assert expected in result.output, (argv, result.output)
+    spec = tmp_path / "p.json"
+    spec.write_text(json.dumps({"AppSpecification": {"ContainerEntrypoint": ["true"]}}))
+    result = runner.invoke(local, ["process", str(spec), "-e", "A=1", "-e", "A=2", "--dry-run"])
+    assert result.exit_code == 2 and "--env: A is given more than once" in result.output
