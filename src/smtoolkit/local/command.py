@@ -41,6 +41,14 @@ def _warn_ignored(model: Any, source: str) -> None:
         click.echo(f"warning: {source}: not simulated locally, ignored: {', '.join(names)}", err=True)
 
 
+def dry_run_text(request: dict[str, Any]) -> str:
+    """The resolved request as JSON, secret-looking values masked as in the logs (an Environment's DB_PASSWORD, a
+    hyperparameter api_key, `TOKEN=...` in an argument)."""
+    from smtoolkit.logs import mask_text, masked
+
+    return mask_text(json.dumps(masked(request), indent=2))
+
+
 def _summary(report: JobReport, work_dir: Path) -> str:
     described = report.describe()
     lines = [f"{report.kind} {report.name}: {report.status} (exit code {report.exit_code})"]
@@ -147,7 +155,7 @@ def _run_job(
     its exit code."""
     _warn_ignored(job, source)
     if common.dry_run:
-        click.echo(json.dumps(job.model_dump(by_alias=True, exclude_none=True), indent=2))
+        click.echo(dry_run_text(job.model_dump(by_alias=True, exclude_none=True)))
         return
     settings = _settings(common.work_dir, name, common.grace_period, image, common.hostnames)
     report = run(job, settings)

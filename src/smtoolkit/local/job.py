@@ -7,11 +7,12 @@ The work dir must be empty or one a previous local job made (it holds `.smtoolki
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +31,7 @@ SCRUBBED_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_")
 SCRUBBED_NAMES = ("CURRENT_HOST",)
 EXIT_ON_MAX_RUNTIME = 124
 DEFAULT_GRACE_PERIOD = 120.0
+BARE_PYTHON = re.compile(r"python(3(\.\d+)?)?")
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,15 @@ def local_hosts(outcome: RunOutcome, trees: Mapping[str, JobPaths]) -> dict[str,
     """The description's `LocalHosts`: each host's tree and exit code (None for a host that never exited)."""
     exits = {item.host: item.exit_code for item in outcome.exits}
     return {host: {"BaseDir": str(paths.base), "ExitCode": exits.get(host)} for host, paths in trees.items()}
+
+
+def with_this_python(argv: Sequence[str]) -> list[str]:
+    """`argv` with a bare `python`/`python3`/`python3.N` (looked up on PATH) replaced by the interpreter smtoolkit
+    runs under, as a container's one Python would be: the user's code can import what this one can, venv
+    activated or not. An interpreter given as a path stays as it is."""
+    if argv and BARE_PYTHON.fullmatch(argv[0]):
+        return [sys.executable, *argv[1:]]
+    return list(argv)
 
 
 def python_argv(*args: str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from smtoolkit.local.job import (
     prepare_work_dir,
     read_reason,
     status_of,
+    with_this_python,
 )
 from smtoolkit.local.job import python_argv as smtoolkit_argv
 from smtoolkit.local.outputs import ContinuousUpload, OutputSync
@@ -83,7 +84,7 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
     launches = [
         HostLaunch(
             host,
-            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(spec.command, paths))),
+            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(with_this_python(spec.command), paths))),
             host_environment(settings.environ, spec.environment, paths.base, spec.hosts, {}),
             settings.cwd,
         )

@@ -28,6 +28,7 @@ from smtoolkit.local.job import (
     prepare_work_dir,
     read_reason,
     status_of,
+    with_this_python,
 )
 from smtoolkit.local.job import python_argv as smtoolkit_argv
 from smtoolkit.local.metrics import MetricCollector
@@ -45,7 +46,7 @@ MPI_LOCAL_DIR_VARIABLE = "SMTOOLKIT_MPI_LOCAL_DIR"  # read by smtoolkit.config.e
 def host_argv(spec: TrainingJobSpec) -> tuple[str, ...]:
     algorithm = spec.algorithm_specification
     if algorithm.container_entrypoint:
-        return (*algorithm.container_entrypoint, *(algorithm.container_arguments or []))
+        return (*with_this_python(algorithm.container_entrypoint), *(algorithm.container_arguments or []))
     return smtoolkit_argv(*(algorithm.container_arguments or ["train"]))
 
 

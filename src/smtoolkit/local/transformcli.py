@@ -5,7 +5,6 @@ Top-level imports stay light (click and the standard library); `local.command` a
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -123,7 +122,7 @@ def transform_command(
 
     from smtoolkit.config.files import validate
     from smtoolkit.errors import SmtoolkitError, exit_on
-    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _settings, _warn_ignored
+    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _settings, _warn_ignored, dry_run_text
     from smtoolkit.local.specfile import read_spec_file, validated
     from smtoolkit.local.transflags import apply_transform_flags
     from smtoolkit.local.transform import TransformRunOptions, run_local_transform
@@ -155,7 +154,7 @@ def transform_command(
         check_request(request, source)
         if dry_run:
             dumped = {**job.model_dump(by_alias=True, exclude_none=True), **request.model_dump(exclude_none=True)}
-            click.echo(json.dumps(dumped, indent=2))
+            click.echo(dry_run_text(dumped))
             return
         settings = _settings(work, job.transform_job_name, grace_period)
         interactive = progress if progress is not None else sys.stderr.isatty()

@@ -63,3 +63,21 @@ def test_a_keyed_flag_given_twice_is_refused_naming_flag_and_key(tmp_path: Path)
     spec.write_text(json.dumps({"AppSpecification": {"ContainerEntrypoint": ["true"]}}))
     result = runner.invoke(local, ["process", str(spec), "-e", "A=1", "-e", "A=2", "--dry-run"])
     assert result.exit_code == 2 and "--env: A is given more than once" in result.output
+
+
+def test_dry_runs_mask_secret_looking_values(tmp_path: Path) -> None:
+    runner = CliRunner()
+    secrets = ["-e", "DB_PASSWORD=hunter2", "-H", "api_key=abc123"]
+    result = runner.invoke(local, ["train", *secrets, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output and "abc123" not in result.output
+    assert '"DB_PASSWORD": "******"' in result.output and '"api_key": "******"' in result.output
+    spec = tmp_path / "p.json"
+    entrypoint = ["python3", "p.py", "--token=s3cr3t"]
+    spec.write_text(json.dumps({"AppSpecification": {"ContainerEntrypoint": entrypoint}}))
+    result = runner.invoke(local, ["process", str(spec), "-e", "DB_PASSWORD=hunter2", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output and "s3cr3t" not in result.output
+    result = runner.invoke(local, ["transform", "--input", "x", "-e", "DB_PASSWORD=hunter2", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output and '"DB_PASSWORD": "******"' in result.output
