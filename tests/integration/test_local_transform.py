@@ -154,11 +154,11 @@ def test_failed_files_and_a_model_that_cannot_load_fail_the_job(tmp_path: Path) 
     (inputs / "bad.txt").write_text("poison\n")
     work = tmp_path / "work"
     base = ["transform", "--work-dir", str(work), "--model-data", str(model), "--entry-point", "inference.py"]
+    base += ["--job-name", "failing"]
     result = _run([*base, "--input", str(inputs), "--max-retries", "0", "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=1"])
     assert result.returncode == 1, result.stdout + result.stderr
-    assert (work / "output" / "good.txt.out").read_text() == ">fine\n" and not (
-        work / "output" / "bad.txt.out"
-    ).exists()
+    output = work / "output" / "failing"
+    assert (output / "good.txt.out").read_text() == ">fine\n" and not (output / "bad.txt.out").exists()
     described = _described(work)
     assert described["TransformJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("ClientError: 1 of 2 files transformed")
@@ -184,7 +184,8 @@ def test_bad_spec_and_missing_model_exit_2_before_any_server_starts(tmp_path: Pa
     result = _run(
         ["transform", "--work-dir", str(work), "--model-data", "nowhere.tar.gz", "--input", str(EXAMPLES / "data")]
     )
-    assert result.returncode == 2 and "Model.PrimaryContainer.ModelDataUrl: no such file or directory" in result.stderr
+    assert "--model-data (Model.PrimaryContainer.ModelDataUrl): no such file or directory" in result.stderr
+    assert result.returncode == 2
     assert not (work / "job.json").exists() and not (work / "algo-1.log").exists()
 
 
@@ -210,11 +211,11 @@ def test_sigint_stops_the_job_keeps_finished_files_and_stops_the_server(tmp_path
     for index in range(20):
         (inputs / f"f{index:02d}.txt").write_text("x\n")
     argv = [*LOCAL, "transform", "--work-dir", str(work), "--source-dir", str(code), "--entry-point", "inference.py"]
-    argv += ["--input", str(inputs), "--workers", "1"]
+    argv += ["--input", str(inputs), "--workers", "1", "--job-name", "slow"]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not (work / "output" / "f00.txt.out").exists() and time.monotonic() < deadline:
+        while not (work / "output" / "slow" / "f00.txt.out").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
@@ -225,6 +226,6 @@ def test_sigint_stops_the_job_keeps_finished_files_and_stops_the_server(tmp_path
     described = _described(work)
     assert described["TransformJobStatus"] == "Stopped" and "FailureReason" not in described
     finished = described["LocalOutputFiles"]
-    assert 1 <= len(finished) < 20 and (work / "output" / "f00.txt.out").read_text() == "x\n"
-    assert sorted(path.name for path in (work / "output").iterdir()) == [Path(item["Output"]).name for item in finished]
+    assert 1 <= len(finished) < 20 and (work / "output" / "slow" / "f00.txt.out").read_text() == "x\n"
+    assert sorted(path.name for path in (work / "output" / "slow").iterdir()) == [Path(item["Output"]).name for item in finished]
     assert not psutil.pid_exists(_server_pid(work))

@@ -2,19 +2,22 @@
 
 `<output path>/<job name>/output/model.tar.gz` holds every host's `model/`, and `output.tar.gz` every host's
 `output/data/`, merged: on a name clash the lower-numbered host's file is kept (the platform only says clashing
-names overwrite each other). Symbolic links are stored as links, never followed. Checkpoints are copied from the
+names overwrite each other). When they cannot be put there (an S3 upload fails), they are kept in the work dir
+and the job fails saying where. Symbolic links are stored as links, never followed. Checkpoints are copied from the
 checkpoint location into each host's checkpoint dir before the job (smtoolkit.local.livesync mirrors them back).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtoolkit.errors import SmtoolkitError
 from smtoolkit.local.store import ObjectStore
 from smtoolkit.storage import join_uri
 
@@ -28,6 +31,8 @@ OUTPUT_ARCHIVE = "output.tar.gz"
 class Artifacts:
     model: str
     output: str
+    error: str | None = None  # why they could not be put at the output path
+    kept: Path | None = None  # then: where the packed archives are kept
 
 
 def artifact_prefix(output_path: str, job_name: str) -> str:
@@ -57,18 +62,37 @@ def write_archive(target: Path, roots: Sequence[Path]) -> int:
 
 
 def pack_training_artifacts(
-    store: ObjectStore, model_dirs: Sequence[Path], data_dirs: Sequence[Path], output_path: str, job_name: str
+    store: ObjectStore,
+    model_dirs: Sequence[Path],
+    data_dirs: Sequence[Path],
+    output_path: str,
+    job_name: str,
+    keep_dir: Path,
 ) -> Artifacts:
-    """model.tar.gz and output.tar.gz at `<output path>/<job name>/output/` (a local dir or s3:// prefix)."""
+    """model.tar.gz and output.tar.gz at `<output path>/<job name>/output/` (a local dir or s3:// prefix). When
+    one cannot be put there, both archives are moved to `keep_dir` and the result says why and where."""
     prefix = artifact_prefix(output_path, job_name)
     destinations = Artifacts(join_uri(prefix, MODEL_ARCHIVE), join_uri(prefix, OUTPUT_ARCHIVE))
+    errors = []
     with tempfile.TemporaryDirectory(prefix="smtoolkit-artifacts-") as scratch:
+        archives = []
         for roots, uri in ((model_dirs, destinations.model), (data_dirs, destinations.output)):
             archive = Path(scratch) / Path(uri).name
             count = write_archive(archive, roots)
-            store.put(archive, uri)
+            archives.append(archive)
+            try:
+                store.put(archive, uri)
+            except SmtoolkitError as exc:
+                errors.append(str(exc))
+                continue
             log.info("packed %d files into %s", count, uri)
-    return destinations
+        if not errors:
+            return destinations
+        keep_dir.mkdir(parents=True, exist_ok=True)
+        for archive in archives:
+            shutil.move(archive, keep_dir / archive.name)
+    log.error("%s; the packed artifacts are kept in %s", "; ".join(errors), keep_dir)
+    return Artifacts(destinations.model, destinations.output, "; ".join(errors), keep_dir)
 
 
 def restore_checkpoints(store: ObjectStore, uri: str, targets: Sequence[Path]) -> int:

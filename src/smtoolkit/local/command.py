@@ -33,12 +33,11 @@ def local() -> None:
     side run by the toolkit itself."""
 
 
-def _warn_ignored(model: Any, source: str) -> None:
-    from smtoolkit.local.spec import ignored_fields
+def warn_not_simulated(names: list[str], source: str) -> None:
+    from smtoolkit.config.apifields import not_simulated_warning
 
-    names = ignored_fields(model)
     if names:
-        click.echo(f"warning: {source}: not simulated locally, ignored: {', '.join(names)}", err=True)
+        click.echo(not_simulated_warning(source, names), err=True)
 
 
 def dry_run_text(request: dict[str, Any]) -> str:
@@ -59,6 +58,8 @@ def _summary(report: JobReport, work_dir: Path) -> str:
     if "ModelArtifacts" in described:
         lines.append(f"model artifacts: {described['ModelArtifacts']['S3ModelArtifacts']}")
         lines.append(f"output data:     {described['LocalOutputArtifacts']}")
+    if "LocalKeptArtifacts" in described:
+        lines.append(f"kept here:       {described['LocalKeptArtifacts']}  (they could not be put at the output path)")
     lines.append(f"job trees:       {work_dir}/<host>  (logs: {work_dir}/<host>.log)")
     lines.append(f"description:     {work_dir / 'job.json'}")
     if report.metrics_table:
@@ -144,16 +145,17 @@ def _with_common_options(function: Callable[..., None]) -> Callable[..., None]:
 
 
 def _run_job(
-    job: SpecT,
+    validated: tuple[SpecT, list[str]],
     name: str,
     source: str,
     common: CommonOptions,
     run: Callable[[SpecT, LocalRunSettings], JobReport],
     image: str | None = None,
 ) -> None:
-    """Warn about what is not simulated, then print `job` (--dry-run) or run it, print its summary and exit with
-    its exit code."""
-    _warn_ignored(job, source)
+    """Warn about what is not simulated, then print the job (--dry-run) or run it, print its summary and exit
+    with its exit code."""
+    job, not_simulated = validated
+    warn_not_simulated(not_simulated, source)
     if common.dry_run:
         click.echo(dry_run_text(job.model_dump(by_alias=True, exclude_none=True)))
         return
@@ -214,7 +216,7 @@ def train_command(spec: Path | None, common: CommonOptions, image: str | None, *
         )
         source = str(spec or "the command line")
         job = validated(TrainingJobSpec, apply_training_flags(raw, options), source)
-        _run_job(job, job.training_job_name, source, common, run_local_training, image)
+        _run_job(job, job[0].training_job_name, source, common, run_local_training, image)
     except SmtoolkitError as error:
         exit_on(error)
 
@@ -245,7 +247,7 @@ def process_command(spec: Path, common: CommonOptions) -> None:
         if common.max_run is not None:
             raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = common.max_run
         job = validated(ProcessingJobSpec, raw, str(spec))
-        _run_job(job, job.processing_job_name, str(spec), common, run_local_processing)
+        _run_job(job, job[0].processing_job_name, str(spec), common, run_local_processing)
     except SmtoolkitError as error:
         exit_on(error)
 

@@ -4,7 +4,8 @@
   SDK's framework estimators send it (`epochs=10` -> "10", `name=abc` -> "\\"abc\\"", `flag=true` -> "true").
 - `--channel NAME=URI[,mode=File|Pipe|FastFile][,distribution=FullyReplicated|ShardedByS3Key]
   [,content-type=TYPE][,record-wrapper=None|RecordIO][,compression=None|Gzip][,shuffle-seed=N]`
-- `--entry-point FILE` and `--source-dir DIR` set `sagemaker_program` and `sagemaker_submit_directory`.
+- `--entry-point FILE` and `--source-dir DIR` set `sagemaker_program` and `sagemaker_submit_directory`; without
+  `--source-dir` (and none in the spec) the code is the entry point's folder, as with the SDK.
 """
 
 from __future__ import annotations
@@ -108,10 +109,25 @@ def _apply_code_and_hyperparameters(raw: dict[str, Any], flags: TrainingFlags) -
     hyperparameters = raw.setdefault("HyperParameters", {})
     for key, value in unique_pairs(flags.hyperparameters, "--hyperparameter").items():
         hyperparameters[key] = sdk_encoded(value)
-    if flags.entry_point:
-        hyperparameters["sagemaker_program"] = json.dumps(flags.entry_point)
-    if flags.source_dir:
-        hyperparameters["sagemaker_submit_directory"] = json.dumps(absolute_uri(flags.source_dir, flags.cwd))
+    program, source_dir = flags.entry_point, flags.source_dir
+    if program and not source_dir and "sagemaker_submit_directory" not in hyperparameters:
+        source_dir, program = _entry_point_folder(program, flags.cwd)
+    if program:
+        hyperparameters["sagemaker_program"] = json.dumps(program)
+    if source_dir:
+        hyperparameters["sagemaker_submit_directory"] = json.dumps(absolute_uri(source_dir, flags.cwd))
+
+
+def _entry_point_folder(entry_point: str, cwd: Path) -> tuple[str, str]:
+    """(source dir, entry point) for `--entry-point` without `--source-dir`: the script's own folder, as the SDK
+    does; ConfigError naming the flags when there is no such script."""
+    script = cwd / entry_point
+    if not script.is_file():
+        raise ConfigError.single(
+            "--entry-point",
+            f"{entry_point}: no such file in {cwd}; give --source-dir DIR when the code is elsewhere",
+        )
+    return str(script.parent), script.name
 
 
 def _apply_channels(raw: dict[str, Any], flags: TrainingFlags) -> None:

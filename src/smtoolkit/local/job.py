@@ -1,15 +1,10 @@
 """What local training and processing jobs share: the work dir, each host's environment, the relayed output,
-and the job's outcome as the platform would describe it.
-
-The work dir must be empty or one a previous local job made (it holds `.smtoolkit-local`); it is then emptied.
-"""
+and the job's outcome as the platform would describe it. The work dir itself: smtoolkit.local.workdir."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import stat
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -17,14 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from smtoolkit.errors import ConfigError
 from smtoolkit.local.hostnames import HostnameMode
 from smtoolkit.local.metrics import MetricCollector
 from smtoolkit.local.runner import RunOutcome
 from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
 from smtoolkit.paths import BASE_DIR_VARIABLE, JobPaths
 
-MARKER = ".smtoolkit-local"
 FAILURE_REASON_CHARS = 1024
 # Inherited variables that would contradict the job tree (a container starts without them).
 SCRUBBED_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_")
@@ -43,27 +36,6 @@ class LocalRunSettings:
     cwd: Path = field(default_factory=Path.cwd)  # where a processing job's command runs
     image: str | None = None  # training: run each host's container side in this image (docker run)
     hostnames: HostnameMode = "auto"  # in-process hosts under their own names (smtoolkit.local.hostnames)
-
-
-def prepare_work_dir(work_dir: Path) -> None:
-    """Make `work_dir` an empty directory marked as ours; refuse one holding anything else."""
-    if work_dir.exists():
-        if not work_dir.is_dir():
-            raise ConfigError.single(str(work_dir), "is not a directory (--work-dir)")
-        if any(work_dir.iterdir()) and not (work_dir / MARKER).exists():
-            raise ConfigError.single(
-                str(work_dir), f"is not empty and was not made by a local job (no {MARKER}); choose another --work-dir"
-            )
-        _remove_tree(work_dir)
-    work_dir.mkdir(parents=True)
-    (work_dir / MARKER).touch()
-
-
-def _remove_tree(path: Path) -> None:
-    """rmtree that first makes read-only directories (FastFile channels) writable again."""
-    for directory in [path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())]:
-        directory.chmod(directory.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
-    shutil.rmtree(path)
 
 
 def host_environment(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from smtoolkit.errors import SmtoolkitError
 from smtoolkit.local import staging
 from smtoolkit.local.hostnames import as_host, host_naming
 from smtoolkit.local.job import (
@@ -21,17 +22,18 @@ from smtoolkit.local.job import (
     LocalRunSettings,
     host_environment,
     local_hosts,
-    prepare_work_dir,
     read_reason,
     status_of,
     with_this_python,
 )
 from smtoolkit.local.job import python_argv as smtoolkit_argv
 from smtoolkit.local.outputs import ContinuousUpload, OutputSync
+from smtoolkit.local.preflight import check_processing
 from smtoolkit.local.procspec import ProcessingJobSpec
 from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
 from smtoolkit.local.store import ObjectStore
 from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_processing_tree
+from smtoolkit.local.workdir import prepare_work_dir
 from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,9 @@ def _output_syncs(
 
 def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) -> JobReport:
     work_dir = settings.work_dir.resolve()
-    prepare_work_dir(work_dir)
     store = ObjectStore(settings.environ)
+    check_processing(spec, work_dir, store, settings.cwd)
+    prepare_work_dir(work_dir)
     arn = job_arn("processing-job", spec.processing_job_name, settings.environ)
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
     for host, paths in trees.items():
@@ -81,10 +84,11 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
     _stage_inputs(spec, store, trees)
     at_end, continuous = _output_syncs(spec, store, trees)
     naming = host_naming(work_dir, spec.hosts, settings.hostnames)
+    command = with_this_python(spec.command)
     launches = [
         HostLaunch(
             host,
-            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(with_this_python(spec.command), paths))),
+            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(command, paths))),
             host_environment(settings.environ, spec.environment, paths.base, spec.hosts, {}),
             settings.cwd,
         )
@@ -103,16 +107,28 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
         )
     finally:
         output.close()
-        for upload in continuous:
-            upload.stop()
-    for sync in at_end:
-        sync.sync()
-    report = _report(spec, outcome, trees, arn)
+        upload_errors = [_put_outputs(upload.stop) for upload in continuous]
+    upload_errors += [_put_outputs(sync.sync) for sync in at_end]
+    report = _report(spec, outcome, trees, arn, [error for error in upload_errors if error])
     report.write(work_dir / "job.json")
     return report
 
 
-def _report(spec: ProcessingJobSpec, outcome: RunOutcome, trees: dict[str, JobPaths], arn: str) -> JobReport:
+def _put_outputs(put: Callable[[], object]) -> str | None:
+    """Run one output's final put; why it failed (the files stay in the host's tree), or None."""
+    try:
+        put()
+    except SmtoolkitError as exc:
+        log.error("%s", exc)
+        return str(exc)
+    return None
+
+
+def _report(
+    spec: ProcessingJobSpec, outcome: RunOutcome, trees: dict[str, JobPaths], arn: str, upload_errors: list[str]
+) -> JobReport:
+    """The job's outcome; outputs that could not be put at their S3Uri fail the job (exit code 1), saying where
+    the files are kept."""
     status, secondary, exit_code = status_of(outcome)
     messages = [text for paths in trees.values() if (text := read_reason(paths.message_file))]
     exit_message = "".join(messages).encode("utf-8")[:EXIT_MESSAGE_BYTES].decode("utf-8", "ignore")
@@ -120,6 +136,12 @@ def _report(spec: ProcessingJobSpec, outcome: RunOutcome, trees: dict[str, JobPa
     reason = None
     if status == "Failed" and failure is not None:
         reason = f"AlgorithmError: host {failure.host} exited with code {failure.exit_code}"
+    if upload_errors:
+        kept = ", ".join(str(paths.base / "processing") for paths in trees.values())
+        upload_reason = f"ClientError: {'; '.join(upload_errors)}; the outputs are kept in {kept}"
+        reason = "\n".join(filter(None, [reason, upload_reason]))
+        if status == "Completed":
+            status, secondary, exit_code = "Failed", "Failed", 1
     details = {
         "ProcessingJobArn": arn,
         "ExitMessage": exit_message,

@@ -7,7 +7,7 @@ because the platform's FIFO naming for processing jobs is undocumented.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
@@ -41,6 +41,7 @@ class ProcessingS3Input(ApiModel):
 
 
 class ProcessingInputSpec(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"DatasetDefinition"})
     input_name: str = Field(alias="InputName", min_length=1)
     app_managed: Literal[False] = Field(default=False, alias="AppManaged")
     s3_input: ProcessingS3Input = Field(alias="S3Input")
@@ -55,6 +56,7 @@ class ProcessingS3Output(ApiModel):
 
 
 class ProcessingOutputSpec(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"FeatureStoreOutput"})
     output_name: str = Field(alias="OutputName", min_length=1)
     app_managed: Literal[False] = Field(default=False, alias="AppManaged")
     s3_output: ProcessingS3Output = Field(alias="S3Output")
@@ -66,6 +68,7 @@ class ProcessingOutputConfig(ApiModel):
 
 
 class ClusterConfig(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"VolumeKmsKeyId"})
     instance_count: int = Field(default=1, alias="InstanceCount", ge=1, le=16)
     instance_type: str = Field(default="local", alias="InstanceType")
     volume_size_in_gb: int = Field(default=30, alias="VolumeSizeInGB")
@@ -76,6 +79,7 @@ class ProcessingResources(ApiModel):
 
 
 class ProcessingJobSpec(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"NetworkConfig", "RoleArn", "Tags", "ExperimentConfig"})
     processing_job_name: str = Field(
         default_factory=lambda: default_job_name("local-processing"),
         alias="ProcessingJobName",

@@ -1,8 +1,8 @@
 """A local training job's spec: the CreateTrainingJob request, as the API spells it (the fields simulated here).
 
-Fields the API has but a local run does not simulate (RoleArn, VpcConfig, Tags...) are accepted and listed in
-a warning. Local paths may stand wherever the API takes an S3 URI; `specfile.resolve_training_paths` makes relative ones
-absolute first.
+Fields the API has but a local run does not simulate (RoleArn, VpcConfig, Tags...: each model's `API_ONLY`) are
+accepted and named in a warning; other names are errors (smtoolkit.config.apifields). Local paths may stand
+wherever the API takes an S3 URI; `specfile.resolve_training_paths` makes relative ones absolute first.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Self
@@ -31,19 +31,6 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
 
-def ignored_fields(model: BaseModel, prefix: str = "") -> list[str]:
-    """Dotted names of the fields the request had that no model here knows (not simulated locally)."""
-    names = [f"{prefix}{name}" for name in model.model_extra or {}]
-    for field_name, info in type(model).model_fields.items():
-        value = getattr(model, field_name)
-        items = value if isinstance(value, list) else [value]
-        for index, item in enumerate(items):
-            if isinstance(item, BaseModel):
-                suffix = f"[{index}]" if isinstance(value, list) else ""
-                names += ignored_fields(item, f"{prefix}{info.alias or field_name}{suffix}.")
-    return names
-
-
 class MetricDefinition(ApiModel):
     name: str = Field(alias="Name", min_length=1, max_length=255)
     regex: str = Field(alias="Regex", min_length=1, max_length=500)
@@ -59,6 +46,9 @@ class MetricDefinition(ApiModel):
 
 
 class AlgorithmSpecification(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"AlgorithmName", "EnableSageMakerMetricsTimeSeries", "TrainingImageConfig"}
+    )
     training_input_mode: InputMode = Field(default="File", alias="TrainingInputMode")
     training_image: str | None = Field(default=None, alias="TrainingImage")
     metric_definitions: list[MetricDefinition] = Field(default_factory=list, alias="MetricDefinitions", max_length=40)
@@ -67,6 +57,9 @@ class AlgorithmSpecification(ApiModel):
 
 
 class S3DataSource(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"AttributeNames", "InstanceGroupNames", "ModelAccessConfig", "HubAccessConfig"}
+    )
     s3_uri: str = Field(alias="S3Uri", min_length=1)
     s3_data_type: Literal["S3Prefix"] = Field(default="S3Prefix", alias="S3DataType")
     s3_data_distribution_type: Distribution = Field(default="FullyReplicated", alias="S3DataDistributionType")
@@ -80,6 +73,7 @@ class FileDataSource(ApiModel):
 
 
 class DataSource(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"FileSystemDataSource"})
     s3_data_source: S3DataSource | None = Field(default=None, alias="S3DataSource")
     file_data_source: FileDataSource | None = Field(default=None, alias="FileDataSource")
 
@@ -115,6 +109,7 @@ class TrainingChannel(ApiModel):
 
 
 class OutputDataConfig(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"KmsKeyId", "CompressionType"})
     s3_output_path: str | None = Field(default=None, alias="S3OutputPath")
 
 
@@ -125,6 +120,9 @@ class InstanceGroupSpec(ApiModel):
 
 
 class ResourceSpec(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"VolumeSizeInGB", "VolumeKmsKeyId", "KeepAlivePeriodInSeconds", "TrainingPlanArn", "InstancePlacementConfig"}
+    )
     instance_count: int = Field(default=1, alias="InstanceCount", ge=1, le=16)
     instance_type: str = Field(default="local", alias="InstanceType")
     instance_groups: list[InstanceGroupSpec] = Field(default_factory=list, alias="InstanceGroups")
@@ -136,10 +134,31 @@ class CheckpointSpec(ApiModel):
 
 
 class StoppingCondition(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"MaxWaitTimeInSeconds", "MaxPendingTimeInSeconds"})
     max_runtime_in_seconds: int | None = Field(default=None, alias="MaxRuntimeInSeconds", ge=1)
 
 
 class TrainingJobSpec(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "RoleArn",
+            "VpcConfig",
+            "Tags",
+            "EnableNetworkIsolation",
+            "EnableInterContainerTrafficEncryption",
+            "EnableManagedSpotTraining",
+            "DebugHookConfig",
+            "DebugRuleConfigurations",
+            "TensorBoardOutputConfig",
+            "ExperimentConfig",
+            "ProfilerConfig",
+            "ProfilerRuleConfigurations",
+            "RetryStrategy",
+            "RemoteDebugConfig",
+            "InfraCheckConfig",
+            "SessionChainingConfig",
+        }
+    )
     training_job_name: str = Field(
         default_factory=lambda: default_job_name("local-training"), alias="TrainingJobName", pattern=JOB_NAME_PATTERN
     )

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from smtoolkit.config.files import parse_json_text, validate
+from smtoolkit.config.apifields import validate_request
+from smtoolkit.config.files import parse_json_text
 from smtoolkit.errors import ConfigError
 from smtoolkit.storage import is_s3_uri, local_path
 
@@ -98,6 +99,7 @@ def resolve_processing_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     return raw
 
 
-def validated(model: type[ModelT], raw: dict[str, Any], source: str) -> ModelT:
-    """The spec model; ConfigError with one problem per wrong field, naming `source`."""
-    return validate(model, raw, source)
+def validated(model: type[ModelT], raw: dict[str, Any], source: str) -> tuple[ModelT, list[str]]:
+    """The spec model and the fields of the API it has that are not simulated; ConfigError with one problem per
+    wrong or unknown field (with the closest valid name), naming `source`."""
+    return validate_request(model, raw, source)

@@ -15,6 +15,7 @@ import logging
 import signal
 from pathlib import Path
 
+from smtoolkit.errors import SmtoolkitError
 from smtoolkit.formats.pipe import PipeWriter
 from smtoolkit.local import artifacts, livesync, staging
 from smtoolkit.local.container import ContainerHosts, local_source_mounts
@@ -25,17 +26,18 @@ from smtoolkit.local.job import (
     LocalRunSettings,
     host_environment,
     local_hosts,
-    prepare_work_dir,
     read_reason,
     status_of,
     with_this_python,
 )
 from smtoolkit.local.job import python_argv as smtoolkit_argv
 from smtoolkit.local.metrics import MetricCollector
+from smtoolkit.local.preflight import check_training
 from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
 from smtoolkit.local.spec import TrainingJobSpec
 from smtoolkit.local.store import ObjectStore
 from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_training_tree
+from smtoolkit.local.workdir import OUTPUT_DIR, prepare_work_dir
 from smtoolkit.paths import JobPaths
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,9 @@ def _stage_channels(
 def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> JobReport:
     """Run the whole job; preparation errors (bad source, unreadable S3) raise before any host starts."""
     work_dir = settings.work_dir.resolve()
-    prepare_work_dir(work_dir)
     store = ObjectStore(settings.environ)
+    check_training(spec, work_dir, store)
+    prepare_work_dir(work_dir)
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
     for host, paths in trees.items():
         write_training_tree(spec, paths, host)
@@ -145,14 +148,17 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
             containers.close()
         livesync.stop_mirrors(mirrors)
     livesync.collect_metric_files(list(trees.values()), metrics)
+    keep_dir = Path(artifacts.artifact_prefix(str(work_dir / OUTPUT_DIR), spec.training_job_name))
     packed = artifacts.pack_training_artifacts(
         store,
         [paths.model_dir for paths in trees.values()],
         [paths.output_data_dir for paths in trees.values()],
         output_path,
         spec.training_job_name,
+        keep_dir,
     )
-    report = _report(spec, outcome, trees, packed, metrics, arn, output_path)
+    upload_error = packed.error and f"{packed.error}; the packed artifacts are kept in {packed.kept}"
+    report = _report(spec, outcome, trees, packed, metrics, arn, output_path, upload_error)
     report.write(work_dir / "job.json")
     return report
 
@@ -165,7 +171,10 @@ def _report(
     metrics: MetricCollector,
     arn: str,
     output_path: str,
+    upload_error: str | None,
 ) -> JobReport:
+    """The job's outcome; a job whose code succeeded but whose artifacts could not be put at the output path
+    failed, as on the platform (exit code 1)."""
     status, secondary, exit_code = status_of(outcome)
     failure = outcome.first_failure
     reason = None
@@ -173,6 +182,10 @@ def _report(
         reason = read_reason(trees[failure.host].failure_file) or (
             f"AlgorithmError: host {failure.host} exited with code {failure.exit_code} and wrote no output/failure"
         )
+    if upload_error:
+        reason = "\n".join(filter(None, [reason, f"ClientError: {upload_error}"]))
+        if status == "Completed":
+            status, secondary, exit_code = "Failed", "Failed", 1
     details = {
         "TrainingJobArn": arn,
         "ModelArtifacts": {"S3ModelArtifacts": packed.model},
@@ -181,5 +194,7 @@ def _report(
         "FinalMetricDataList": metrics.final_metric_data(),
         "LocalHosts": local_hosts(outcome, trees),
     }
+    if packed.kept is not None:
+        details["LocalKeptArtifacts"] = str(packed.kept)
     table = metrics.table() if metrics.defined else None
     return JobReport("TrainingJob", spec.training_job_name, status, secondary, exit_code, reason, details, table)

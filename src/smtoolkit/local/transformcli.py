@@ -69,7 +69,9 @@ def transform_summary(report: JobReport, work_dir: Path, preview: int, environ: 
 @click.option("--entry-point", help="The inference script (the model's SAGEMAKER_PROGRAM).")
 @click.option("--source-dir", help="The inference code: a dir, tarball or s3:// tarball (SAGEMAKER_SUBMIT_DIRECTORY).")
 @click.option("--input", "input_uri", help="TransformInput's S3Uri: a local file or folder, or an s3:// prefix.")
-@click.option("--output-path", help="TransformOutput.S3OutputPath: a local folder or s3:// prefix [<work dir>/output].")
+@click.option(
+    "--output-path", help="TransformOutput.S3OutputPath: a local folder or s3:// prefix [<work dir>/output/<job>]."
+)
 @click.option("--content-type", help="TransformInput.ContentType.")
 @click.option("--accept", help="TransformOutput.Accept.")
 @click.option("--split-type", type=click.Choice(["None", "Line", "RecordIO", "TFRecord"]), help="SplitType.")
@@ -122,11 +124,12 @@ def transform_command(
 
     from smtoolkit.config.files import validate
     from smtoolkit.errors import SmtoolkitError, exit_on
-    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _settings, _warn_ignored, dry_run_text
+    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _settings, dry_run_text, warn_not_simulated
     from smtoolkit.local.specfile import read_spec_file, validated
     from smtoolkit.local.transflags import apply_transform_flags
     from smtoolkit.local.transform import TransformRunOptions, run_local_transform
     from smtoolkit.local.transpec import TransformJobSpec, request_fields, resolve_transform_paths
+    from smtoolkit.local.workdir import OUTPUT_DIR
     from smtoolkit.logs import configure_logging
     from smtoolkit.transform.request import TransformRequest, check_request
     from smtoolkit.transform.settings import LocalOptions
@@ -144,12 +147,12 @@ def transform_command(
             source_dir=source_dir,
             environment=environment,
         )
-        job = validated(TransformJobSpec, raw, source)
-        _warn_ignored(job, source)
+        job, not_simulated = validated(TransformJobSpec, raw, source)
         work = (work_dir or DEFAULT_WORK_ROOT / job.transform_job_name).resolve()
         output = raw.setdefault("TransformOutput", {}) if isinstance(raw.get("TransformOutput", {}), dict) else None
         if output is not None and not output.get("S3OutputPath"):
-            output["S3OutputPath"] = str(work / "output")
+            output["S3OutputPath"] = str(work / OUTPUT_DIR / job.transform_job_name)
+        warn_not_simulated(not_simulated, source)  # the request's fields too (TransformJobSpec.API_NESTED)
         request = validate(TransformRequest, request_fields(raw), source)
         check_request(request, source)
         if dry_run:

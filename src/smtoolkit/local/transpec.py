@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from typing_extensions import Self
 
 from smtoolkit.local.spec import JOB_NAME_PATTERN, ApiModel, default_job_name
 from smtoolkit.local.specfile import absolute_uri
 from smtoolkit.paths import DEFAULT_BASE_DIR
+from smtoolkit.transform.request import ClientConfigSpec, DataProcessingSpec, InputSpec, OutputSpec
 
 REQUEST_FIELDS = (
     "TransformInput",
@@ -40,6 +41,9 @@ SUBMIT_DIRECTORY_VARIABLE = "SAGEMAKER_SUBMIT_DIRECTORY"
 
 
 class ModelS3DataSource(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"ModelAccessConfig", "HubAccessConfig", "ManifestS3Uri", "ETag", "ManifestEtag"}
+    )
     s3_uri: str = Field(alias="S3Uri", min_length=1)
     s3_data_type: Literal["S3Prefix", "S3Object"] = Field(default="S3Prefix", alias="S3DataType")
     compression_type: Literal["None", "Gzip"] = Field(default="None", alias="CompressionType")
@@ -50,6 +54,17 @@ class ModelDataSource(ApiModel):
 
 
 class ModelContainer(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "ContainerHostname",
+            "ImageConfig",
+            "Mode",
+            "AdditionalModelDataSources",
+            "ModelPackageName",
+            "InferenceSpecificationName",
+            "MultiModelConfig",
+        }
+    )
     image: str | None = Field(default=None, alias="Image")
     model_data_url: str | None = Field(default=None, alias="ModelDataUrl", min_length=1)
     model_data_source: ModelDataSource | None = Field(default=None, alias="ModelDataSource")
@@ -65,16 +80,27 @@ class ModelContainer(ApiModel):
 class ModelSpec(ApiModel):
     """CreateModel's request, as far as a local run uses it."""
 
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"Containers", "InferenceExecutionConfig", "ExecutionRoleArn", "Tags", "VpcConfig", "EnableNetworkIsolation"}
+    )
     model_name: str | None = Field(default=None, alias="ModelName")
     primary_container: ModelContainer = Field(default_factory=ModelContainer, alias="PrimaryContainer")
 
 
 class TransformResources(ApiModel):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"VolumeKmsKeyId", "TransformAmiVersion"})
     instance_type: str = Field(default="local", alias="InstanceType")
     instance_count: int = Field(default=1, alias="InstanceCount", ge=1)
 
 
 class TransformJobSpec(ApiModel):
+    API_NESTED: ClassVar[dict[str, type[BaseModel]]] = {
+        "TransformInput": InputSpec,
+        "TransformOutput": OutputSpec,
+        "ModelClientConfig": ClientConfigSpec,
+        "DataProcessing": DataProcessingSpec,
+    }
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"DataCaptureConfig", "Tags", "ExperimentConfig"})
     transform_job_name: str = Field(
         default_factory=lambda: default_job_name("local-transform"), alias="TransformJobName", pattern=JOB_NAME_PATTERN
     )

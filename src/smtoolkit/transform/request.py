@@ -2,22 +2,26 @@
 
 A JSON file shaped like the API request and the command's flags (which win) are merged into one request;
 fields left unset fall back to /execution-parameters, then to the platform's defaults (see settings.py).
-Unknown fields (TransformJobName, ModelName, TransformResources, Tags...) are accepted and ignored.
+Fields of the API that one machine does not simulate (TransformJobName, TransformResources, Tags...) are named in
+a warning; a name the API does not have is an error naming the closest valid one (smtoolkit.config.apifields).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import logging
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from smtoolkit.config.apifields import not_simulated_warning, validate_request
 from smtoolkit.config.batch import BatchStrategy, parse_batch_strategy
-from smtoolkit.config.files import parse_json_text, validate
+from smtoolkit.config.files import parse_json_text
 from smtoolkit.errors import ConfigError
 
 SplitTypeName = Literal["None", "Line", "RecordIO", "TFRecord"]
 StrategyName = BatchStrategy
 JSONPATH_MAX_LENGTH = 63
+logger = logging.getLogger(__name__)
 
 
 def normalise_strategy(value: object) -> object:
@@ -48,6 +52,7 @@ class InputSpec(_Model):
 
 
 class OutputSpec(_Model):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset({"KmsKeyId"})
     S3OutputPath: str = Field(min_length=1)
     Accept: str | None = Field(None, max_length=256)
     AssembleWith: Literal["None", "Line"] = "None"
@@ -69,6 +74,9 @@ class DataProcessingSpec(_Model):
 
 
 class TransformRequest(_Model):
+    API_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"TransformJobName", "ModelName", "TransformResources", "DataCaptureConfig", "Tags", "ExperimentConfig"}
+    )
     TransformInput: InputSpec
     TransformOutput: OutputSpec
     BatchStrategy: StrategyName | None = None
@@ -99,7 +107,9 @@ def load_request(text: str | None, source: str, flags: dict[str, Any]) -> Transf
     """The request from a JSON document (None: none given) with `flags` (same shape) on top."""
     document = parse_json_text(text, source) if text is not None else {}
     where = source if text is not None else "command line"
-    request = validate(TransformRequest, merge(document, flags), where)
+    request, not_simulated = validate_request(TransformRequest, merge(document, flags), where)
+    if not_simulated:
+        logger.warning("%s", not_simulated_warning(where, not_simulated).removeprefix("warning: "))
     check_request(request, where)
     return request
 

@@ -21,7 +21,8 @@ def test_pack_merges_hosts_first_host_wins(tmp_path: Path) -> None:
     (two / "model.bin").write_text("two")
     (two / "extra").write_text("e")
     os.symlink("/etc/passwd", two / "link")
-    packed = pack_training_artifacts(ObjectStore({}), [one, two], [tmp_path / "none"], str(tmp_path / "out"), "job")
+    out, kept = str(tmp_path / "out"), tmp_path / "kept"
+    packed = pack_training_artifacts(ObjectStore({}), [one, two], [tmp_path / "none"], out, "job", kept)
     assert packed.model == str(tmp_path / "out" / "job" / "output" / "model.tar.gz")
     with tarfile.open(packed.model) as archive:
         members = {m.name: m for m in archive.getmembers()}

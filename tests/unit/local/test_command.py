@@ -36,12 +36,26 @@ def test_bad_flags_and_specs_exit_2_naming_the_problem(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "AppSpecification.ContainerEntrypoint: required field is missing" in result.output
 
 
-def test_unknown_fields_are_warned_about(tmp_path: Path) -> None:
+def test_fields_not_simulated_are_warned_about_and_typos_refused(tmp_path: Path) -> None:
     spec = tmp_path / "t.json"
     spec.write_text(json.dumps({"RoleArn": "arn:aws:iam::1:role/x", "VpcConfig": {}}))
     result = CliRunner().invoke(local, ["train", str(spec), "--dry-run"])
     assert result.exit_code == 0
-    assert f"warning: {spec}: not simulated locally, ignored: RoleArn, VpcConfig" in result.output
+    assert f"warning: {spec}: RoleArn, VpcConfig are fields of the API not simulated locally; they have no " in (
+        result.output
+    )
+    spec.write_text(json.dumps({"HyperParameter": {"epochs": 3}}))
+    result = CliRunner().invoke(local, ["train", str(spec), "--dry-run"])
+    assert result.exit_code == 2
+    assert "HyperParameter: unknown field: the API has no such field (did you mean HyperParameters?)" in result.output
+    process = tmp_path / "p.json"
+    entrypoint = {"ContainerEntrypoint": ["true"], "ContainerArgs": ["x"]}
+    process.write_text(json.dumps({"AppSpecification": entrypoint, "NetworkConfig": {}}))
+    result = CliRunner().invoke(local, ["process", str(process), "--dry-run"])
+    assert result.exit_code == 2
+    assert "AppSpecification.ContainerArgs: unknown field: the API has no such field (did you mean Container" in (
+        result.output
+    )
 
 
 def test_a_keyed_flag_given_twice_is_refused_naming_flag_and_key(tmp_path: Path) -> None:

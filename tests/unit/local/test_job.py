@@ -11,25 +11,41 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError, LaunchError
-from smtoolkit.local.job import MARKER, host_environment, local_hosts, prepare_work_dir, status_of
+from smtoolkit.local.job import host_environment, local_hosts, status_of
 from smtoolkit.local.modelserver import ModelServer
 from smtoolkit.local.runner import HostExit, HostLaunch, RunOutcome, run_hosts
 from smtoolkit.local.tree import host_paths, job_arn
+from smtoolkit.local.workdir import MARKER, check_work_dir, prepare_work_dir
 
 
-def test_prepare_work_dir_refuses_foreign_dirs_and_cleans_its_own(tmp_path: Path) -> None:
+def test_prepare_work_dir_refuses_foreign_dirs_and_removes_only_what_a_run_made(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "important").write_text("keep")
     with pytest.raises(ConfigError, match="is not empty and was not made by a local job"):
-        prepare_work_dir(foreign)
+        check_work_dir(foreign, {})
     ours = tmp_path / "ours"
     prepare_work_dir(ours)
-    (ours / "ro").mkdir()
-    (ours / "ro" / "f").write_text("x")
-    (ours / "ro").chmod(0o555)
+    (ours / "algo-1" / "ro").mkdir(parents=True)
+    (ours / "algo-1" / "ro" / "f").write_text("x")
+    (ours / "algo-1" / "ro").chmod(0o555)
+    for name in ("algo-1.log", "job.json"):
+        (ours / name).write_text("x")
+    (ours / "output" / "earlier-job" / "output").mkdir(parents=True)
+    (ours / "output" / "earlier-job" / "output" / "model.tar.gz").write_text("model")
+    (ours / "notes.txt").write_text("the user's")
+    check_work_dir(ours, {"--model-data": str(ours / "output" / "earlier-job" / "output" / "model.tar.gz")})
     prepare_work_dir(ours)
-    assert sorted(p.name for p in ours.iterdir()) == [MARKER]
+    assert sorted(p.name for p in ours.iterdir()) == [MARKER, "notes.txt", "output"]
+    assert (ours / "output" / "earlier-job" / "output" / "model.tar.gz").read_text() == "model"
+
+
+def test_a_work_dir_holding_an_input_in_what_a_run_removes_is_refused(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    prepare_work_dir(work)
+    (work / "algo-1" / "model").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"--channel train: is an input of the job but lies in .*algo-1"):
+        check_work_dir(work, {"--channel train": str(work / "algo-1" / "model"), "--input": "s3://b/k"})
 
 
 def test_host_environment_drops_job_variables() -> None:

@@ -10,14 +10,14 @@ import pytest
 from smtoolkit.errors import ConfigError
 from smtoolkit.local.flags import TrainingFlags, apply_training_flags, parse_channel, sdk_encoded
 from smtoolkit.local.procspec import ProcessingJobSpec
-from smtoolkit.local.spec import TrainingJobSpec, ignored_fields
+from smtoolkit.local.spec import TrainingJobSpec
 from smtoolkit.local.specfile import read_spec_file, resolve_processing_paths, resolve_training_paths, validated
 
 CHANNEL = {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": "s3://b/train"}}}
 
 
 def _spec(**raw: object) -> TrainingJobSpec:
-    return validated(TrainingJobSpec, dict(raw), "spec.json")
+    return validated(TrainingJobSpec, dict(raw), "spec.json")[0]
 
 
 def test_defaults_and_hosts() -> None:
@@ -63,9 +63,20 @@ def test_bad_specs_name_the_field(raw: dict[str, object], field: str | None, tex
         assert field in message
 
 
-def test_ignored_fields_are_listed() -> None:
-    spec = _spec(RoleArn="arn", InputDataConfig=[{**CHANNEL, "Foo": 1}])
-    assert ignored_fields(spec) == ["RoleArn", "InputDataConfig[0].Foo"]
+def test_fields_of_the_api_not_simulated_are_listed_and_unknown_names_refused() -> None:
+    raw = {"RoleArn": "arn", "ResourceConfig": {"VolumeSizeInGB": 5}, "InputDataConfig": [CHANNEL]}
+    assert validated(TrainingJobSpec, raw, "spec.json")[1] == ["RoleArn", "ResourceConfig.VolumeSizeInGB"]
+    typo = {"InputDataConfig": [{**CHANNEL, "ContentTyp": "text/csv"}], "HyperParameter": {"a": "1"}}
+    with pytest.raises(ConfigError) as caught:
+        validated(TrainingJobSpec, typo, "spec.json")
+    message = str(caught.value)
+    assert "spec.json: InputDataConfig[0].ContentTyp: unknown field: the API has no such field (did you mean " in (
+        message
+    )
+    assert "ContentType?)" in message
+    assert "spec.json: HyperParameter: unknown field: the API has no such field (did you mean HyperParameters?)" in (
+        message
+    )
 
 
 def test_spec_file_paths_resolve_against_its_directory(tmp_path: Path) -> None:
@@ -152,7 +163,7 @@ def test_flags_win_over_the_spec(tmp_path: Path) -> None:
         max_run=60,
         cwd=tmp_path,
     )
-    spec = validated(TrainingJobSpec, apply_training_flags(raw, flags), "flags")
+    spec, _ = validated(TrainingJobSpec, apply_training_flags(raw, flags), "flags")
     assert spec.training_job_name == "j" and spec.hosts == ["algo-1", "algo-2"]
     assert spec.hyperparameters == {
         "epochs": "5",
@@ -177,7 +188,7 @@ PROCESSING: dict[str, object] = {
 
 
 def test_processing_spec(tmp_path: Path) -> None:
-    spec = validated(ProcessingJobSpec, resolve_processing_paths(PROCESSING, tmp_path), "p.json")
+    spec, _ = validated(ProcessingJobSpec, resolve_processing_paths(PROCESSING, tmp_path), "p.json")
     assert spec.command == ["python3", "/opt/ml/processing/input/code/p.py"] and spec.hosts == ["algo-1"]
     assert spec.processing_inputs[0].s3_input.s3_uri == str(tmp_path / "data")
     assert spec.processing_output_config.outputs[0].s3_output.s3_upload_mode == "EndOfJob"

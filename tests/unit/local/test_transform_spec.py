@@ -87,7 +87,7 @@ def test_spec_validation_names_the_fields() -> None:
 def test_request_fields_are_the_create_transform_job_part() -> None:
     raw = _spec(BatchStrategy="SingleRecord", Tags=[], TransformJobName="j")
     assert sorted(request_fields(raw)) == ["BatchStrategy", "TransformInput", "TransformOutput"]
-    spec = validated(TransformJobSpec, raw, "t.json")
+    spec, _ = validated(TransformJobSpec, raw, "t.json")
     assert spec.described_model_name == "j-model" and spec.container.model_data_url == "model/model.tar.gz"
 
 
@@ -107,9 +107,10 @@ def test_dry_run_prints_the_resolved_request_with_the_default_output(tmp_path: P
     work = tmp_path / "work"
     result = CliRunner().invoke(local, ["transform", str(spec), "--work-dir", str(work), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert f"warning: {spec}: not simulated locally, ignored: DataCaptureConfig" in result.output
+    assert f"warning: {spec}: DataCaptureConfig is a field of the API not simulated locally" in result.output
     printed = json.loads(result.output[result.output.index("{") :])
-    assert printed["TransformOutput"]["S3OutputPath"] == str(work.resolve() / "output")
+    job_name = printed["TransformJobName"]
+    assert printed["TransformOutput"]["S3OutputPath"] == str(work.resolve() / "output" / job_name)
 
 
 def test_bad_specs_and_flags_exit_2_naming_the_problem(tmp_path: Path) -> None:
@@ -131,3 +132,20 @@ def test_bad_specs_and_flags_exit_2_naming_the_problem(tmp_path: Path) -> None:
         local, ["transform", "--input", "x", "--join-source", "Input", "--content-type", "image/png"]
     )
     assert result.exit_code == 2 and "TransformInput.ContentType: must be one of text/csv" in result.output
+
+
+def test_misspelt_transform_fields_are_refused_with_the_closest_name(tmp_path: Path) -> None:
+    spec = tmp_path / "t.json"
+    raw = _spec()
+    raw["TransformInput"]["SpltType"] = "Line"
+    raw["TransformOutput"] = {"AssembleWIth": "Line"}
+    raw["Model"] = {"PrimaryContainer": {"ModelDataUlr": "x"}}
+    spec.write_text(json.dumps(raw))
+    result = CliRunner().invoke(local, ["transform", str(spec), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    for field, closest in (
+        ("TransformInput.SpltType", "SplitType"),
+        ("TransformOutput.AssembleWIth", "AssembleWith"),
+        ("Model.PrimaryContainer.ModelDataUlr", "ModelDataUrl"),
+    ):
+        assert f"{field}: unknown field: the API has no such field (did you mean {closest}?)" in result.output

@@ -80,3 +80,16 @@ def test_bad_requests_name_the_file_and_field(overrides, field):
 def test_missing_input_is_named():
     with pytest.raises(ConfigError, match="TransformInput: required field is missing"):
         load_request(None, "x", {"TransformOutput": {"S3OutputPath": "o"}})
+
+
+def test_misspelt_request_fields_name_the_closest_and_api_fields_are_warned_about(caplog):
+    request = {**BASE, "TransformInput": {**BASE["TransformInput"], "SpltType": "Line"}, "AssembleWIth": "Line"}
+    with pytest.raises(ConfigError) as caught:
+        load_request(json.dumps(request), "job.json", {})
+    message = str(caught.value)
+    assert "job.json: TransformInput.SpltType: unknown field: the API has no such field (did you mean SplitType?)" in (
+        message
+    )
+    assert "job.json: AssembleWIth: unknown field" in message
+    load_request(json.dumps({**BASE, "Tags": []}), "job.json", {})
+    assert "job.json: TransformJobName, TransformResources, Tags are fields of the API not simulated locally" in caplog.text
