@@ -227,5 +227,7 @@ def test_sigint_stops_the_job_keeps_finished_files_and_stops_the_server(tmp_path
     assert described["TransformJobStatus"] == "Stopped" and "FailureReason" not in described
     finished = described["LocalOutputFiles"]
     assert 1 <= len(finished) < 20 and (work / "output" / "slow" / "f00.txt.out").read_text() == "x\n"
-    assert sorted(path.name for path in (work / "output" / "slow").iterdir()) == [Path(item["Output"]).name for item in finished]
+    assert sorted(path.name for path in (work / "output" / "slow").iterdir()) == [
+        Path(item["Output"]).name for item in finished
+    ]
     assert not psutil.pid_exists(_server_pid(work))

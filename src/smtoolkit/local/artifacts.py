@@ -82,8 +82,8 @@ def pack_training_artifacts(
             archives.append(archive)
             try:
                 store.put(archive, uri)
-            except SmtoolkitError as exc:
-                errors.append(str(exc))
+            except SmtoolkitError as exc:  # named by where the archive will be kept, not by the scratch copy
+                errors.append(str(exc).replace(str(archive), str(keep_dir / archive.name)))
                 continue
             log.info("packed %d files into %s", count, uri)
         if not errors:

@@ -72,7 +72,9 @@ def _raise(problems: list[Problem]) -> None:
 
 
 def check_training(spec: TrainingJobSpec, work_dir: Path, store: ObjectStore) -> None:
-    inputs = {f"--channel {c.channel_name} (InputDataConfig)": c.data_source.uri for c in spec.input_data_config}
+    inputs: dict[str, str | None] = {
+        f"--channel {c.channel_name} (InputDataConfig)": c.data_source.uri for c in spec.input_data_config
+    }
     code = _decoded(spec.hyperparameters.get("sagemaker_submit_directory"))
     inputs[SOURCE_DIR] = code
     _raise(_missing(inputs))

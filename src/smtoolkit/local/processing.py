@@ -88,7 +88,7 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
     launches = [
         HostLaunch(
             host,
-            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(command, paths))),
+            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(command, paths)), paths.base),
             host_environment(settings.environ, spec.environment, paths.base, spec.hosts, {}),
             settings.cwd,
         )

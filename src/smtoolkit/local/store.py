@@ -70,10 +70,11 @@ class ObjectStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             return
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, key = parse_s3_uri(uri)
         try:
             self.client.upload_file(str(source), bucket, key)
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, Boto3Error) as exc:  # upload_file wraps ClientError in S3UploadFailedError
             raise StorageError(f"cannot upload {source} to {uri}: {describe_error(exc, uri)}") from exc

@@ -117,7 +117,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         launches = [
             HostLaunch(
                 host,
-                as_host(naming, host, host_argv(spec)),
+                as_host(naming, host, host_argv(spec), paths.base),
                 host_environment(
                     settings.environ,
                     spec.environment,

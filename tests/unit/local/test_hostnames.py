@@ -70,3 +70,29 @@ def test_the_wrapped_command_keeps_the_pid_the_runner_started(tmp_path: Path) ->
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     out, _ = process.communicate(timeout=30)
     assert process.returncode == 7 and int(out) == process.pid
+
+
+def test_the_hosts_tree_is_opt_ml_inside_and_the_machines_opt_is_untouched(tmp_path: Path) -> None:
+    opt_before = sorted(path.name for path in Path("/opt").iterdir())
+    naming = host_naming(tmp_path, ["algo-1"], "on")
+    assert naming is not None and naming.opt_scratch == tmp_path / ".opt"
+    tree = tmp_path / "algo-1"
+    (tree / "processing" / "input").mkdir(parents=True)
+    (tree / "processing" / "input" / "data.csv").write_text("a,b\n")
+    script = "print(open('/opt/ml/processing/input/data.csv').read(), end=''); open('/opt/ml/out.txt', 'w').write('x')"
+    argv = as_host(naming, "algo-1", [sys.executable, "-c", script], tree)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout == "a,b\n" and (tree / "out.txt").read_text() == "x"
+    assert sorted(path.name for path in Path("/opt").iterdir()) == opt_before
+
+
+def test_without_an_opt_to_overlay_hosts_keep_their_names_and_opt_ml_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(
+        hostnames, "_SETUP_OPT_ML", hostnames._SETUP_OPT_ML.replace("lowerdir=/opt", "lowerdir=/nowhere")
+    )
+    with caplog.at_level(logging.INFO):
+        naming = host_naming(tmp_path, ["algo-1"], "on")
+    assert naming is not None and naming.opt_scratch is None
+    assert "/opt/ml is not each host's tree here" in caplog.text

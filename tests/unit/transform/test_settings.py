@@ -83,7 +83,9 @@ def test_missing_input_is_named():
 
 
 def test_misspelt_request_fields_name_the_closest_and_api_fields_are_warned_about(caplog):
-    request = {**BASE, "TransformInput": {**BASE["TransformInput"], "SpltType": "Line"}, "AssembleWIth": "Line"}
+    request = json.loads(json.dumps(BASE))
+    request["TransformInput"]["SpltType"] = "Line"
+    request["AssembleWIth"] = "Line"
     with pytest.raises(ConfigError) as caught:
         load_request(json.dumps(request), "job.json", {})
     message = str(caught.value)
@@ -92,4 +94,7 @@ def test_misspelt_request_fields_name_the_closest_and_api_fields_are_warned_abou
     )
     assert "job.json: AssembleWIth: unknown field" in message
     load_request(json.dumps({**BASE, "Tags": []}), "job.json", {})
-    assert "job.json: TransformJobName, TransformResources, Tags are fields of the API not simulated locally" in caplog.text
+    assert (
+        "job.json: TransformJobName, TransformResources, Tags are fields of the API not simulated locally"
+        in caplog.text
+    )
