@@ -56,6 +56,11 @@ def test_jobs_in_one_work_dir_accumulate_and_a_model_trained_there_is_the_next_j
         "algo-1, algo-1.log, job.json (outputs under" in result.stderr
         and "removing the previous run's" in result.stderr
     )
+    assert "already holds files" not in result.stderr  # each job has its own outputs
+    again = _run([*train, "--job-name", "second"])
+    assert again.returncode == 0 and "second/output already holds files: outputs of the same name are replaced" in (
+        again.stderr
+    )
     for name in ("first", "second"):
         assert (work / "output" / name / "output" / "model.tar.gz").is_file(), name
     model = work / "output" / "first" / "output" / "model.tar.gz"

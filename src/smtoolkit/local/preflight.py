@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from smtoolkit.errors import ConfigError, Problem
+from smtoolkit.local.artifacts import artifact_prefix
 from smtoolkit.local.procspec import ProcessingJobSpec
 from smtoolkit.local.spec import TrainingJobSpec
 from smtoolkit.local.store import ObjectStore
 from smtoolkit.local.transpec import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, TransformJobSpec
-from smtoolkit.local.workdir import check_work_dir
+from smtoolkit.local.workdir import OUTPUT_DIR, check_work_dir
 from smtoolkit.paths import DEFAULT_BASE_DIR
 from smtoolkit.storage import is_s3_uri, local_path
 from smtoolkit.transform.request import TransformRequest
@@ -85,6 +86,14 @@ def check_training(spec: TrainingJobSpec, work_dir: Path, store: ObjectStore) ->
     if spec.checkpoint_config is not None:
         outputs["--checkpoint-uri (CheckpointConfig.S3Uri)"] = spec.checkpoint_config.s3_uri
     _raise(_unwritable(outputs, store))
+    output_path = spec.output_data_config.s3_output_path or str(work_dir / OUTPUT_DIR)
+    _warn_replaced(artifact_prefix(output_path, spec.training_job_name))
+
+
+def _warn_replaced(uri: str) -> None:
+    """A warning when a local output location already holds files that this run's outputs may replace."""
+    if not is_s3_uri(uri) and local_path(uri).is_dir() and any(local_path(uri).iterdir()):
+        log.warning("output path %s already holds files: outputs of the same name are replaced", uri)
 
 
 def check_processing(spec: ProcessingJobSpec, work_dir: Path, store: ObjectStore, cwd: Path) -> None:
@@ -101,6 +110,8 @@ def check_processing(spec: ProcessingJobSpec, work_dir: Path, store: ObjectStore
         for item in spec.processing_output_config.outputs
     }
     _raise(_unwritable(outputs, store))
+    for uri in outputs.values():
+        _warn_replaced(uri)
 
 
 def _script(spec: ProcessingJobSpec, cwd: Path) -> str | None:
@@ -142,5 +153,4 @@ def check_transform(spec: TransformJobSpec, request: TransformRequest, work_dir:
     check_work_dir(work_dir, inputs)
     output = request.TransformOutput.S3OutputPath
     _raise(_unwritable({"--output-path (TransformOutput.S3OutputPath)": output}, store))
-    if not is_s3_uri(output) and any(local_path(output).iterdir()):
-        log.warning("output path %s already holds files: outputs of the same name are replaced", output)
+    _warn_replaced(output)
