@@ -10,6 +10,7 @@ prefix ends inside a name (`data/in` matching `data/input1.csv`) the key is rela
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Mapping
@@ -208,3 +209,43 @@ def _list_local(uri: str) -> list[StoredObject]:
         raise ConfigError.single(uri, "no such file or folder")
     files = (file for file in path.rglob("*") if file.is_file())
     return [StoredObject(file.relative_to(path).as_posix(), str(file), file.stat().st_size) for file in files]
+
+
+def writable_problem(uri: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Why nothing can be put at `uri`, or None; for checks before a long job. Local: the directory is created, a
+    probe file written, and both removed again. s3://: the bucket answers HeadBucket, a cheap check that cannot
+    prove write access."""
+    if not is_s3_uri(uri):
+        return _local_writable_problem(local_path(uri))
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _ = parse_s3_uri(uri, allow_empty_key=True)
+    try:
+        s3_client(environ).head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        return f"bucket {bucket!r} does not exist" if code in ("404", "NoSuchBucket") else describe_error(exc, uri)
+    except BotoCoreError as exc:
+        return describe_error(exc, uri)
+    return None
+
+
+def _local_writable_problem(path: Path) -> str | None:
+    import tempfile
+
+    created = []  # deepest first
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        created.append(parent)
+        parent = parent.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".smtoolkit-probe-"):
+            pass
+    except OSError as exc:
+        return f"cannot write there: {exc.strerror or exc}"
+    finally:
+        for directory in created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+    return None

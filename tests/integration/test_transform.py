@@ -219,6 +219,19 @@ def test_a_server_that_cannot_start_is_reported(tmp_path: Path):
     assert "give exactly one of --endpoint URL and --serve" in transform("--input", "x", "--output", "y").stderr
 
 
+def test_a_missing_input_or_unwritable_output_exits_2_before_the_server_starts(tmp_path: Path):
+    write(tmp_path / "code" / "inference.py", b"raise ImportError('never imported: nothing starts')\n")
+    blocker = write(tmp_path / "a-file", b"x")
+    result = transform(
+        "--serve", "--code-dir", str(tmp_path / "code"), "--input", str(tmp_path / "missing"), "--output",
+        str(blocker / "out"),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "--input (TransformInput.DataSource.S3DataSource.S3Uri): no such file or directory" in result.stderr
+    assert "--output (TransformOutput.S3OutputPath): cannot write there" in result.stderr
+    assert "never imported" not in result.stderr
+
+
 def test_a_stalled_request_times_out_and_is_retried(server: Server, tmp_path: Path):
     write(tmp_path / "in" / "slow.txt", b"STALL")
     result = transform(

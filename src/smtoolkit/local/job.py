@@ -16,6 +16,7 @@ from smtoolkit.local.hostnames import HostnameMode
 from smtoolkit.local.metrics import MetricCollector
 from smtoolkit.local.runner import RunOutcome
 from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
+from smtoolkit.logs import masked
 from smtoolkit.paths import BASE_DIR_VARIABLE, JobPaths
 
 FAILURE_REASON_CHARS = 1024
@@ -112,7 +113,8 @@ class JobReport:
         return {**described, **self.details, "LocalExitCode": self.exit_code}
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.describe(), indent=2) + "\n", encoding="utf-8")
+        """The description as JSON, secret-looking values (an Environment's DB_PASSWORD) masked as in the logs."""
+        path.write_text(json.dumps(masked(self.describe()), indent=2) + "\n", encoding="utf-8")
 
 
 def status_of(outcome: RunOutcome) -> tuple[str, str, int]:

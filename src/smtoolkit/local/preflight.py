@@ -15,11 +15,11 @@ from smtoolkit.errors import ConfigError, Problem
 from smtoolkit.local.artifacts import artifact_prefix
 from smtoolkit.local.procspec import ProcessingJobSpec
 from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.store import ObjectStore
 from smtoolkit.local.transpec import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, TransformJobSpec
 from smtoolkit.local.workdir import OUTPUT_DIR, check_work_dir
 from smtoolkit.paths import DEFAULT_BASE_DIR
-from smtoolkit.storage import is_s3_uri, local_path
+from smtoolkit.storage import is_s3_uri, local_path, writable_problem
+from smtoolkit.transform.io import location_problems
 from smtoolkit.transform.request import TransformRequest
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,12 @@ def _missing(inputs: Mapping[str, str | None]) -> list[Problem]:
     ]
 
 
-def _unwritable(outputs: Mapping[str, str | None], store: ObjectStore) -> list[Problem]:
+def _unwritable(outputs: Mapping[str, str | None], environ: Mapping[str, str]) -> list[Problem]:
     problems = []
     for field, uri in outputs.items():
         if not uri:
             continue
-        problem = store.writable_problem(uri)
+        problem = writable_problem(uri, environ)
         if problem:
             problems.append(Problem(uri, problem, field))
     return problems
@@ -72,7 +72,7 @@ def _raise(problems: list[Problem]) -> None:
         raise ConfigError(problems)
 
 
-def check_training(spec: TrainingJobSpec, work_dir: Path, store: ObjectStore) -> None:
+def check_training(spec: TrainingJobSpec, work_dir: Path, environ: Mapping[str, str]) -> None:
     inputs: dict[str, str | None] = {
         f"--channel {c.channel_name} (InputDataConfig)": c.data_source.uri for c in spec.input_data_config
     }
@@ -85,7 +85,7 @@ def check_training(spec: TrainingJobSpec, work_dir: Path, store: ObjectStore) ->
     outputs = {"--output-path (OutputDataConfig.S3OutputPath)": spec.output_data_config.s3_output_path}
     if spec.checkpoint_config is not None:
         outputs["--checkpoint-uri (CheckpointConfig.S3Uri)"] = spec.checkpoint_config.s3_uri
-    _raise(_unwritable(outputs, store))
+    _raise(_unwritable(outputs, environ))
     output_path = spec.output_data_config.s3_output_path or str(work_dir / OUTPUT_DIR)
     _warn_replaced(artifact_prefix(output_path, spec.training_job_name))
 
@@ -96,7 +96,7 @@ def _warn_replaced(uri: str) -> None:
         log.warning("output path %s already holds files: outputs of the same name are replaced", uri)
 
 
-def check_processing(spec: ProcessingJobSpec, work_dir: Path, store: ObjectStore, cwd: Path) -> None:
+def check_processing(spec: ProcessingJobSpec, work_dir: Path, environ: Mapping[str, str], cwd: Path) -> None:
     inputs = {
         f"ProcessingInputs.{item.input_name}.S3Input.S3Uri": item.s3_input.s3_uri for item in spec.processing_inputs
     }
@@ -109,7 +109,7 @@ def check_processing(spec: ProcessingJobSpec, work_dir: Path, store: ObjectStore
         f"ProcessingOutputConfig.Outputs.{item.output_name}.S3Output.S3Uri": item.s3_output.s3_uri
         for item in spec.processing_output_config.outputs
     }
-    _raise(_unwritable(outputs, store))
+    _raise(_unwritable(outputs, environ))
     for uri in outputs.values():
         _warn_replaced(uri)
 
@@ -132,13 +132,12 @@ def _script(spec: ProcessingJobSpec, cwd: Path) -> str | None:
     return None
 
 
-def check_transform(spec: TransformJobSpec, request: TransformRequest, work_dir: Path, store: ObjectStore) -> None:
+def check_transform(
+    spec: TransformJobSpec, request: TransformRequest, work_dir: Path, environ: Mapping[str, str]
+) -> None:
     container = spec.container
     environment = {**container.environment, **request.Environment}
-    inputs = {
-        "--model-data (Model.PrimaryContainer.ModelDataUrl)": container.model_data_url,
-        "--input (TransformInput.DataSource.S3DataSource.S3Uri)": request.TransformInput.DataSource.S3DataSource.S3Uri,
-    }
+    inputs = {"--model-data (Model.PrimaryContainer.ModelDataUrl)": container.model_data_url}
     if container.model_data_source is not None:
         inputs["Model.PrimaryContainer.ModelDataSource.S3DataSource.S3Uri"] = (
             container.model_data_source.s3_data_source.s3_uri
@@ -150,7 +149,6 @@ def check_transform(spec: TransformJobSpec, request: TransformRequest, work_dir:
     _raise(_missing(inputs))
     program = environment.get(PROGRAM_VARIABLE)
     _raise(_entry_point_problems(code, program, f"--entry-point ({PROGRAM_VARIABLE})", code_field))
-    check_work_dir(work_dir, inputs)
-    output = request.TransformOutput.S3OutputPath
-    _raise(_unwritable({"--output-path (TransformOutput.S3OutputPath)": output}, store))
-    _warn_replaced(output)
+    check_work_dir(work_dir, {**inputs, "--input": request.TransformInput.DataSource.S3DataSource.S3Uri})
+    _raise(location_problems(request, environ, "--input", "--output-path"))
+    _warn_replaced(request.TransformOutput.S3OutputPath)

@@ -75,7 +75,7 @@ def _output_syncs(
 def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) -> JobReport:
     work_dir = settings.work_dir.resolve()
     store = ObjectStore(settings.environ)
-    check_processing(spec, work_dir, store, settings.cwd)
+    check_processing(spec, work_dir, settings.environ, settings.cwd)
     prepare_work_dir(work_dir)
     arn = job_arn("processing-job", spec.processing_job_name, settings.environ)
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}

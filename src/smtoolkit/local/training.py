@@ -86,7 +86,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
     """Run the whole job; preparation errors (bad source, unreadable S3) raise before any host starts."""
     work_dir = settings.work_dir.resolve()
     store = ObjectStore(settings.environ)
-    check_training(spec, work_dir, store)
+    check_training(spec, work_dir, settings.environ)
     prepare_work_dir(work_dir)
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
     for host, paths in trees.items():

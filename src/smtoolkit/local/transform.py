@@ -22,7 +22,6 @@ from smtoolkit.local.job import python_argv as smtoolkit_argv
 from smtoolkit.local.modeldata import StagedModel, stage_model
 from smtoolkit.local.modelserver import ModelServer
 from smtoolkit.local.preflight import check_transform
-from smtoolkit.local.store import ObjectStore
 from smtoolkit.local.transdescribe import TransformRun, describe_transform
 from smtoolkit.local.transpec import TransformJobSpec
 from smtoolkit.local.tree import LOOPBACK, host_paths, job_arn
@@ -89,7 +88,7 @@ def run_local_transform(
     """Run the whole job. Staging errors (a missing model, a bad archive) raise before the server starts; what
     goes wrong after that is the job's failure, reported (and written to job.json) rather than raised."""
     work_dir = settings.work_dir.resolve()
-    check_transform(spec, request, work_dir, ObjectStore(settings.environ))
+    check_transform(spec, request, work_dir, settings.environ)
     prepare_work_dir(work_dir)
     if spec.transform_resources.instance_count > 1:
         log.warning(

@@ -11,10 +11,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from smtoolkit.errors import ConfigError, StorageError
-from smtoolkit.storage import is_s3_uri, list_objects, local_path, open_s3_object
+from smtoolkit.errors import ConfigError, Problem, StorageError
+from smtoolkit.storage import is_s3_uri, list_objects, local_path, open_s3_object, writable_problem
+
+if TYPE_CHECKING:
+    from smtoolkit.transform.request import TransformRequest
 
 READ_BUFFER = 1024 * 1024
 
@@ -86,3 +89,20 @@ def close_input(stream: BinaryIO) -> None:
     stream.close()
     if inner is not None:
         inner.close()
+
+
+def location_problems(
+    request: TransformRequest, environ: Mapping[str, str], input_flag: str, output_flag: str
+) -> list[Problem]:
+    """A local input that does not exist, an output location that cannot be written (smtoolkit.storage's
+    writable_problem): checked before a model server starts. Each names the flag and the request field."""
+    problems = []
+    source = request.TransformInput.DataSource.S3DataSource.S3Uri
+    if not is_s3_uri(source) and not local_path(source).exists():
+        field = f"{input_flag} (TransformInput.DataSource.S3DataSource.S3Uri)"
+        problems.append(Problem(source, "no such file or directory", field))
+    output = request.TransformOutput.S3OutputPath
+    problem = writable_problem(output, environ)
+    if problem:
+        problems.append(Problem(output, problem, f"{output_flag} (TransformOutput.S3OutputPath)"))
+    return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError, LaunchError
-from smtoolkit.local.job import host_environment, local_hosts, status_of
+from smtoolkit.local.job import JobReport, host_environment, local_hosts, status_of
 from smtoolkit.local.modelserver import ModelServer
 from smtoolkit.local.runner import HostExit, HostLaunch, RunOutcome, run_hosts
 from smtoolkit.local.tree import host_paths, job_arn
@@ -139,3 +140,10 @@ def test_local_hosts_gives_every_tree_and_none_for_a_host_that_never_exited(tmp_
 )
 def test_job_arn_takes_the_region_from_the_environment(environ: dict[str, str], region: str) -> None:
     assert job_arn("training-job", "My-Job", environ) == f"arn:aws:sagemaker:{region}:000000000000:training-job/my-job"
+
+
+def test_the_written_description_masks_secret_looking_values(tmp_path: Path) -> None:
+    report = JobReport("TransformJob", "j", "Completed", None, 0, details={"Environment": {"DB_PASSWORD": "hunter2"}})
+    report.write(tmp_path / "job.json")
+    text = (tmp_path / "job.json").read_text()
+    assert "hunter2" not in text and json.loads(text)["Environment"]["DB_PASSWORD"] == "******"
