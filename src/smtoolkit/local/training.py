@@ -15,7 +15,6 @@ import logging
 import signal
 from pathlib import Path
 
-from smtoolkit.errors import SmtoolkitError
 from smtoolkit.formats.pipe import PipeWriter
 from smtoolkit.local import artifacts, livesync, staging
 from smtoolkit.local.container import ContainerHosts, local_source_mounts
