@@ -2,9 +2,11 @@
 
 1. keyword arguments given to TrainingEnv.load(...)
 2. SM_* variables (what the launcher exported to the user's process; a user may set some by hand)
-3. SAGEMAKER_* and platform variables (SAGEMAKER_PROGRAM, TRAINING_JOB_NAME, AWS_REGION, ...)
-4. the job's files under the base dir (hyperparameters.json, inputdataconfig.json, resourceconfig.json, ...)
-5. the defaults of TrainingEnv
+3. the code the job submitted: hyperparameters.json's sagemaker_program and sagemaker_submit_directory (what
+   the SDK's script mode sends wins over what an image bakes in)
+4. SAGEMAKER_* and platform variables (SAGEMAKER_PROGRAM, TRAINING_JOB_NAME, AWS_REGION, ...)
+5. the job's other files under the base dir (hyperparameters.json, inputdataconfig.json, resourceconfig.json, ...)
+6. the defaults of TrainingEnv
 
 They follow pydantic-settings' source protocol (a callable returning field values) without importing
 pydantic_settings: that import costs ~30 ms (it pulls in asyncio) in every user script that reads `env`.
@@ -48,6 +50,8 @@ SM_PLAIN_VARIABLES = {
 # SourceCode's entry_script and its `code` channel. Ours (above) win when both are set.
 MODEL_TRAINER_VARIABLES = {"SM_ENTRY_SCRIPT": "user_entry_point", "SM_SOURCE_DIR": "submit_directory"}
 CHANNEL_PREFIX = "SM_CHANNEL_"
+# The fields of the code a job submitted: they rank above the image's SAGEMAKER_PROGRAM/SAGEMAKER_SUBMIT_DIRECTORY.
+SUBMITTED_CODE_FIELDS = ("user_entry_point", "submit_directory")
 # host name -> address, for hosts whose names do not resolve (a local job's hosts, all on loopback).
 HOST_ADDRESSES_VARIABLE = "SMTOOLKIT_HOST_ADDRESSES"
 
@@ -251,6 +255,22 @@ def _channels(raw: Mapping[str, Any], source: str, problems: list[Problem]) -> d
         elif (channel := _validated(ChannelConfig, entry, source, problems, f"{name}.")) is not None:
             channels[name] = channel
     return channels
+
+
+class StaticSource:
+    """Values another source already read (the job files' submitted-code fields, given their own rank)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = dict(values)
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def split_submitted_code(files: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the submitted-code fields, the rest) of what JobFilesSource read."""
+    submitted = {field: files[field] for field in SUBMITTED_CODE_FIELDS if field in files}
+    return submitted, {key: value for key, value in files.items() if key not in submitted}
 
 
 def merge_sources(sources: Sequence[Source]) -> dict[str, Any]:

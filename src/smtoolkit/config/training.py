@@ -25,7 +25,9 @@ from smtoolkit.config.sources import (
     JobFilesSource,
     SageMakerVariablesSource,
     SmVariablesSource,
+    StaticSource,
     merge_sources,
+    split_submitted_code,
 )
 from smtoolkit.levels import parse_log_level
 from smtoolkit.paths import JobPaths, base_dir_from
@@ -91,14 +93,17 @@ class TrainingEnv(BaseModel):
 
     @classmethod
     def load(cls, base_dir: Path | None = None, environ: Mapping[str, str] | None = None, **values: Any) -> TrainingEnv:
-        """Read the job: `values` win over SM_* variables, which win over SAGEMAKER_* ones, then the files."""
+        """Read the job: `values` win over SM_* variables, then the code the job submitted (hyperparameters.json's
+        sagemaker_program/sagemaker_submit_directory), then SAGEMAKER_* variables, then the other files."""
         base = base_dir or base_dir_from(environ)
+        submitted, files = split_submitted_code(JobFilesSource(base)())
         merged = merge_sources(
             [
                 InitSource({**values, "base_dir": base_dir}),
                 SmVariablesSource(environ),
+                StaticSource(submitted),
                 SageMakerVariablesSource(environ),
-                JobFilesSource(base),
+                StaticSource(files),
             ]
         )
         return cls.model_validate(merged)

@@ -16,13 +16,26 @@ GOLDEN_BASE = "/tmp/smtoolkit-golden/opt/ml"
 # Where we differ from 5.1.4 on purpose (each is a defect there), per case: name -> (theirs, ours).
 DELIBERATE: dict[str, dict[str, tuple[Any, Any]]] = {
     "full": {},
-    "hetero": {"SAGEMAKER_REGION": ("", "eu-west-1")},  # 5.1.4 ignores AWS_REGION
+    "hetero": {
+        "SAGEMAKER_REGION": ("", "eu-west-1"),  # 5.1.4 ignores AWS_REGION
+        # The job's sagemaker_program wins over the image's SAGEMAKER_PROGRAM (5.1.4 lets the image's win).
+        "SM_MODULE_NAME": ("entry/run", "train"),
+        "SM_USER_ENTRY_POINT": ("entry/run.py", "train.py"),
+    },
     "minimal": {"SM_MODULE_NAME": ("None", "")},  # 5.1.4 exports str(None)
+    # Script mode in an image that bakes SAGEMAKER_SUBMIT_DIRECTORY/SAGEMAKER_PROGRAM: the submitted code wins.
+    "scriptmode": {},
 }
 TRAINING_ENV_DELIBERATE: dict[str, dict[str, tuple[Any, Any]]] = {
     "full": {"is_modelparallel_enabled": (None, False)},
-    "hetero": {"is_modelparallel_enabled": (None, True)},  # mp_parameters is set
+    "hetero": {
+        "is_modelparallel_enabled": (None, True),  # mp_parameters is set
+        "module_name": ("entry/run", "train"),
+        "user_entry_point": ("entry/run.py", "train.py"),
+    },
     "minimal": {"is_modelparallel_enabled": (None, False), "module_name": ("None", None)},
+    # 5.1.4 reads job_name from TRAINING_JOB_NAME only, not from the sagemaker_job_name the SDK sends
+    "scriptmode": {"is_modelparallel_enabled": (None, False), "job_name": (None, "script-mode-job")},
 }
 ADDED = {"SM_HOST_COUNT", "SM_CURRENT_HOST_RANK", "SM_MASTER_ADDR", "SM_MASTER_PORT"}
 
@@ -30,6 +43,8 @@ ADDED = {"SM_HOST_COUNT", "SM_CURRENT_HOST_RANK", "SM_MASTER_ADDR", "SM_MASTER_P
 def _ours(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, str], dict[str, Any], str]:
     base = tmp_path / "opt" / "ml"
     shutil.copytree(GOLDEN / "cases" / case, base)
+    hyperparameters = base / "input" / "config" / "hyperparameters.json"  # may name a path in the job tree
+    hyperparameters.write_text(hyperparameters.read_text().replace(GOLDEN_BASE, str(base)))
     environ_file = base / "environ.json"
     for name, value in (json.loads(environ_file.read_text()) if environ_file.exists() else {}).items():
         monkeypatch.setenv(name, value)
@@ -41,7 +56,7 @@ def _ours(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[d
     return to_env_vars(TrainingEnv.load(reported_num_cpus=cpus)), golden, str(base)
 
 
-@pytest.mark.parametrize("case", ["full", "hetero", "minimal"])
+@pytest.mark.parametrize("case", ["full", "hetero", "minimal", "scriptmode"])
 def test_every_variable_matches_sagemaker_training(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ours, golden, _ = _ours(case, tmp_path, monkeypatch)
     assert set(ours) == set(golden) | ADDED
@@ -52,7 +67,7 @@ def test_every_variable_matches_sagemaker_training(case: str, tmp_path: Path, mo
         assert (theirs, ours[name]) == expected, name
 
 
-@pytest.mark.parametrize("case", ["full", "hetero", "minimal"])
+@pytest.mark.parametrize("case", ["full", "hetero", "minimal", "scriptmode"])
 def test_training_env_matches_key_for_key(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ours, golden, _ = _ours(case, tmp_path, monkeypatch)
     theirs_env = json.loads(golden["SM_TRAINING_ENV"])

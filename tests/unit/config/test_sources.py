@@ -29,12 +29,24 @@ def test_files_alone(job_tree: Any) -> None:
 
 
 def test_sagemaker_variables_win_over_files(job_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    job_tree(hyperparameters={"sagemaker_program": '"a.py"', "sagemaker_container_log_level": "20"})
+    job_tree(hyperparameters={"sagemaker_container_log_level": "20"})
     monkeypatch.setenv("SAGEMAKER_PROGRAM", "b.py")
     monkeypatch.setenv("SAGEMAKER_CONTAINER_LOG_LEVEL", "WARNING")
     monkeypatch.setenv("SAGEMAKER_SUBMIT_DIRECTORY", "s3://b/k.tar.gz")
     env = TrainingEnv.load()
     assert (env.user_entry_point, env.log_level, env.submit_directory) == ("b.py", 30, "s3://b/k.tar.gz")
+
+
+def test_submitted_code_wins_over_the_images_variables(job_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Script mode in an image with ENV SAGEMAKER_SUBMIT_DIRECTORY/SAGEMAKER_PROGRAM: the job's code runs."""
+    job_tree(hyperparameters={"sagemaker_program": '"a.py"', "sagemaker_submit_directory": '"/opt/ml/code"'})
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "b.py")
+    monkeypatch.setenv("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/program")
+    env = TrainingEnv.load()
+    assert (env.user_entry_point, env.submit_directory) == ("a.py", "/opt/ml/code")
+    monkeypatch.setenv("SM_USER_ENTRY_POINT", "c.py")  # explicit SM_* variables and keywords keep their rank
+    assert TrainingEnv.load(submit_directory="/src").user_entry_point == "c.py"
+    assert TrainingEnv.load(submit_directory="/src").submit_directory == "/src"
 
 
 def test_sm_variables_win_over_sagemaker_variables_and_files(job_tree: Any, monkeypatch: pytest.MonkeyPatch) -> None:
