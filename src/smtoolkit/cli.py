@@ -1,32 +1,51 @@
-"""The composition root: parse the command line, build settings once, configure logging, dispatch.
+"""The click CLI: `smtoolkit <command>`, parsed here and dispatched; settings are built once per command.
 
-`smtoolkit <command>`; `train` and `serve` console scripts are the same as `smtoolkit train|serve`, so an
-image with `ENTRYPOINT ["smtoolkit"]` works when the platform appends `train` or `serve`. The console scripts
-enter through smtoolkit.entry, which starts `train` without this module.
+`train` and `serve` console scripts are `smtoolkit train|serve`, so an image with `ENTRYPOINT ["smtoolkit"]`
+works when the platform appends `train` or `serve`. Every process enters through smtoolkit.entry (logging
+configured once, one way to end), which also starts `train` without this module.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from smtoolkit import __version__
-from smtoolkit.errors import SmtoolkitError, exit_on
 
 if TYPE_CHECKING:
     from smtoolkit.config.training import TrainingEnv
 
+BASE_DIR_VARIABLE = "SAGEMAKER_BASE_DIR"
+
+
+class Commands(click.Group):
+    """A group whose command list shows each command's first sentence whole (click cuts it at the width)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, command.get_short_help_str(limit=1000))
+            for name, command in sorted(self.commands.items())
+            if not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 def _load_env(base_dir: Path | None) -> TrainingEnv:
     from smtoolkit.config.training import TrainingEnv  # noqa: F811 - lazily, only for commands that need it
+    from smtoolkit.errors import ConfigError
 
+    named, source = (base_dir, "--base-dir") if base_dir else (os.environ.get(BASE_DIR_VARIABLE), BASE_DIR_VARIABLE)
+    if named and not Path(named).is_dir():
+        raise ConfigError.single(source, f"{named}: no such directory (expected a job tree such as /opt/ml)")
     return TrainingEnv.load(base_dir=base_dir.resolve()) if base_dir else TrainingEnv.load()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smtoolkit")
 def cli() -> None:
     """Run code on SageMaker's container contract, and whole jobs locally."""
@@ -44,16 +63,13 @@ def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
     """Show the job as the toolkit resolves it."""
     from smtoolkit.config import report
 
-    try:
-        env = _load_env(base_dir)
-        text = report.as_json(env) if as_json else report.as_exports(env) if as_export else report.as_table(env)
-    except SmtoolkitError as error:
-        exit_on(error)
+    env = _load_env(base_dir)
+    text = report.as_json(env) if as_json else report.as_exports(env) if as_export else report.as_table(env)
     click.echo(text, nl=not text.endswith("\n"))
 
 
-@cli.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--dry-run", is_flag=True, help="Print the plan (argv, environment additions, cwd) and exit.")
+@cli.command("train", context_settings={"allow_extra_args": True})
+@click.option("--dry-run", is_flag=True, help="Print the plan (code, install steps, argv, environment) and exit.")
 def train_command(dry_run: bool) -> None:
     """Run the job's training code as the platform expects (the container's `train`)."""
     from smtoolkit.entry import DRY_RUN_FLAG, train
@@ -64,20 +80,25 @@ def train_command(dry_run: bool) -> None:
 @cli.command("process", context_settings={"ignore_unknown_options": True})
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def process_command(command: tuple[str, ...]) -> None:
-    """Run a processing container's command (`smtoolkit process -- CMD ARGS...`) with signal forwarding;
-    on failure write output/message."""
-    from smtoolkit.entry import launcher_settings
-    from smtoolkit.launch.jobs import run_processing
+    """Run a processing container's command with signal forwarding (`smtoolkit process -- CMD ARGS...`).
 
-    sys.exit(run_processing(list(command), launcher_settings()))
+    On failure, write output/message."""
+    from smtoolkit.config.launcher import LauncherSettings
+    from smtoolkit.entry import run_command
+    from smtoolkit.launch.jobs import MESSAGE_BYTES, run_processing
+    from smtoolkit.paths import JobPaths
+
+    message_file = JobPaths.from_env().message_file
+    run_command(lambda: run_processing(list(command), LauncherSettings.from_environ()), message_file, MESSAGE_BYTES)
 
 
-@cli.command("serve", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command("serve")
 def serve_command() -> None:
     """Serve the model on SageMaker's HTTP contract (the container's `serve`)."""
+    from smtoolkit.entry import run_command
     from smtoolkit.serve.server import main as serve
 
-    sys.exit(serve([]))
+    run_command(lambda: serve([]))
 
 
 def _register_subcommands() -> None:

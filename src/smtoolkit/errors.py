@@ -1,12 +1,31 @@
-"""One hierarchy of errors. Each names what was wrong and where; the CLI and the HTTP app translate them."""
+"""One hierarchy of errors. Each names what was wrong and where; the CLI and the HTTP app translate them.
+
+How every command ends on an error, the one table (README "How commands end"):
+
+| what went wrong | exit code | failure file / `error:` lines |
+|---|---|---|
+| configuration error (ConfigError, EntryPointError: a file, variable, flag or entry point) | 2 | `ConfigError: ...` |
+| preparing the job failed (LaunchError: code fetch, install, engine) | 1 | `InstallError: ...` |
+| the user's code failed (UserScriptError) | the code's own | the code's report |
+| `process`: the command cannot be started | 127 (a shell's "command not found") | `LaunchError: ...` |
+| the user's code was killed by signal N (or stopped: SIGTERM forwarded) | 128+N | `ExtraInfo "killed by SIGTERM"` |
+| Ctrl-C in a command that runs no user code | 130 | - |
+| internal error (any other exception: a defect of smtoolkit) | 70 | `InternalError (TypeError): ...` |
+"""
 
 from __future__ import annotations
 
 import difflib
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
+
+CONFIG_EXIT_CODE = 2
+LAUNCH_EXIT_CODE = 1
+INTERNAL_EXIT_CODE = 70  # sysexits' EX_SOFTWARE: tells a defect of ours from a user's code exiting 1
 
 
 @dataclass(frozen=True)
@@ -26,7 +45,6 @@ class SmtoolkitError(Exception):
     """Base of every error smtoolkit raises on purpose. `kind` is the first word of a failure report."""
 
     kind = "SmtoolkitError"
-    exit_code = 1
 
 
 class ConfigError(SmtoolkitError):
@@ -145,10 +163,51 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {match[0]}?)" if match else ""
 
 
-def exit_on(error: SmtoolkitError) -> NoReturn:
-    """How every command ends on one of our errors: each problem as an `error: ...` line on stderr, then exit 2
-    for a configuration error (the invocation is wrong, as click's usage errors) and 1 for anything else."""
-    problems = error.problems if isinstance(error, ConfigError) else (error,)
+def exit_code_of(error: BaseException) -> int:
+    """The exit code a command ends with on `error` (the table in the module docstring)."""
+    if isinstance(error, ConfigError | EntryPointError):
+        return CONFIG_EXIT_CODE
+    if isinstance(error, UserScriptError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return 128 + signal.SIGINT
+    if isinstance(error, SmtoolkitError):
+        return LAUNCH_EXIT_CODE
+    return INTERNAL_EXIT_CODE
+
+
+def failure_text(error: BaseException) -> str:
+    """`Kind: message`, the first line of a failure file; an internal error names its Python type."""
+    kind = error.kind if isinstance(error, SmtoolkitError) else f"InternalError ({type(error).__name__})"
+    return f"{kind}: {error}"
+
+
+def write_failure_file(path: Path, text: str, max_bytes: int | None = None) -> None:
+    """Write `text` (secrets masked, cut to `max_bytes` of valid UTF-8) unless the user's code already wrote its
+    own reason there during this run (a launcher clears the previous run's file before it starts)."""
+    from smtoolkit.logs import mask_text
+
+    if path.exists():
+        return
+    data = mask_text(text).encode("utf-8")
+    if max_bytes is not None:
+        data = data[:max_bytes].decode("utf-8", "ignore").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def exit_on(error: BaseException, failure_file: Path | None = None, max_bytes: int | None = None) -> NoReturn:
+    """How every command ends on an error: each problem as an `error: ...` line on stderr, the failure file
+    when the command has one, then the exit code of the table above."""
+    if isinstance(error, ConfigError):
+        problems: Iterable[object] = error.problems
+    else:
+        problems = (error if isinstance(error, SmtoolkitError) else failure_text(error),)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr, flush=True)
-    sys.exit(2 if isinstance(error, ConfigError) else 1)
+    if failure_file is not None:
+        try:
+            write_failure_file(failure_file, failure_text(error), max_bytes)
+        except OSError as exc:
+            print(f"error: cannot write {failure_file}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+    sys.exit(exit_code_of(error))

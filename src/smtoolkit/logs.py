@@ -22,6 +22,7 @@ __all__ = [
     "mask_text",
     "masked",
     "parse_log_level",
+    "set_level",
 ]
 
 # KEY=value and "key": "value" pairs whose key looks secret, wherever they appear in a message.
@@ -75,9 +76,10 @@ class SecretMaskingFilter(logging.Filter):
 
 
 def configure_logging(level: int | str = logging.INFO) -> None:
-    """Configure the root logger once; calling again only changes the level."""
+    """Configure the root logger: the composition root (smtoolkit.entry) calls it once per process; calling
+    again only changes the level."""
+    set_level(level)
     root = logging.getLogger()
-    root.setLevel(parse_log_level(level))
     if any(handler.get_name() == _HANDLER_NAME for handler in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
@@ -85,5 +87,11 @@ def configure_logging(level: int | str = logging.INFO) -> None:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(SecretMaskingFilter())
     root.addHandler(handler)
+
+
+def set_level(level: int | str) -> None:
+    """The level of the toolkit's log once the job says it (SAGEMAKER_CONTAINER_LOG_LEVEL and friends)."""
+    root = logging.getLogger()
+    root.setLevel(parse_log_level(level))
     for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

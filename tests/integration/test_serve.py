@@ -265,7 +265,7 @@ def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, prel
 def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path):
     server = start(tmp_path / "opt" / "ml", "def predict_fn(data, model):\n    return data\n")
     try:
-        assert server.process.wait(20) == 1
+        assert server.process.wait(20) == 2  # the entry point is wrong: a configuration error
         assert "defines no model_fn(model_dir)" in server.output()
     finally:
         stop(server)

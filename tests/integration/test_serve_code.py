@@ -78,7 +78,7 @@ def test_a_missing_s3_object_stops_serve_at_startup(tmp_path: Path, s3_env: dict
     try:
         assert server.process.wait(30) == 1
         output = server.output()
-        assert "serve: CodeFetchError:" in output and uri in output
+        assert "error: cannot read s3://" in output and uri in output
         assert "Booting worker" not in output
     finally:
         stop(server)
@@ -92,7 +92,7 @@ def test_a_failed_install_stops_serve_with_pips_error(tmp_path: Path):
     try:
         assert server.process.wait(60) == 1
         output = server.output()
-        assert "serve: InstallError: install requirements.txt failed with exit code 1" in output
+        assert "error: install requirements.txt failed with exit code 1" in output
         assert "smtk-missing-package" in output and "Booting worker" not in output
     finally:
         stop(server)

@@ -116,13 +116,29 @@ def test_user_failure_reason_is_kept(job_tree: Any) -> None:
 def test_missing_entry_point_and_bad_config(job_tree: Any) -> None:
     base = _job(job_tree, "train.py", {"other.py": ""})
     result = _train(base)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error (README: How commands end)
     first_line = (base / "output" / "failure").read_text().splitlines()[0]
     assert first_line.startswith("EntryPointError: entry point 'train.py' not found in")
-    (base / "output" / "failure").unlink()
     (base / "input" / "config" / "resourceconfig.json").write_text("{")
-    assert _train(base).returncode == 1
-    assert (base / "output" / "failure").read_text().startswith("ConfigError: ")
+    assert _train(base).returncode == 2
+    assert (base / "output" / "failure").read_text().startswith("ConfigError: ")  # not the earlier run's
+
+
+def test_a_run_clears_the_earlier_runs_outcome_and_a_dry_run_writes_nothing(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"other.py": ""})
+    dry = subprocess.run([*TRAIN, "--dry-run"], env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)}, text=True)
+    assert dry.returncode == 2 and not (base / "output" / "failure").exists()  # a real run's error, no file
+    (base / "code" / "train.py").write_text("raise ValueError('the real error')\n")
+    (base / "output").mkdir(exist_ok=True)
+    (base / "output" / "failure").write_text("stale reason")
+    (base / "output" / "success").write_text("")
+    result = _train(base)
+    assert result.returncode == 1 and "removed" in result.stderr
+    assert "ValueError: the real error" in (base / "output" / "failure").read_text()
+    assert not (base / "output" / "success").exists()
+    (base / "code" / "train.py").write_text("")
+    assert _train(base).returncode == 0
+    assert (base / "output" / "success").exists() and not (base / "output" / "failure").exists()
 
 
 def test_code_from_a_tarball(job_tree: Any, tmp_path: Path) -> None:

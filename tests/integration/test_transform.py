@@ -32,7 +32,9 @@ pytestmark = pytest.mark.integration
 # process, so ru_maxrss is at least pytest's own peak, whatever ran before in the session.
 DRIVER = """
 import sys
+from smtoolkit.logs import configure_logging
 from smtoolkit.transform.command import transform_command
+configure_logging("INFO")  # as the composition root (smtoolkit.entry) does
 try:
     transform_command.main(sys.argv[1:], prog_name="transform")
 finally:

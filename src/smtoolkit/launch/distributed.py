@@ -24,7 +24,7 @@ from typing import Any
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
-from smtoolkit.errors import LaunchError
+from smtoolkit.errors import LaunchError, write_failure_file
 from smtoolkit.launch import report
 from smtoolkit.launch.backends.base import EnginePlan
 from smtoolkit.launch.backends.mpi import HOST_ENV_FILE
@@ -35,6 +35,7 @@ from smtoolkit.launch.hosts import wait_for_files, wait_for_names, wait_for_port
 from smtoolkit.launch.mpi_local import host_env_file, scratch_dir, write_agent, write_host_env
 from smtoolkit.launch.plan import LaunchPlan
 from smtoolkit.launch.verdict import Message, decide, failure_message, host_report
+from smtoolkit.paths import JobPaths
 from smtoolkit.proc.signals import STOPPING, install_handlers, restore_handlers
 from smtoolkit.proc.supervise import Outcome, ProcessSpec
 
@@ -71,15 +72,16 @@ class _StopRequests:
 
 
 def run_distributed(
-    plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, env: TrainingEnv, environ: Mapping[str, str]
+    plan: LaunchPlan, settings: LauncherSettings, env: TrainingEnv, environ: Mapping[str, str], paths: JobPaths
 ) -> int:
+    engine = plan.engine
     rank_dir = Path(engine.rank_dir)
     shutil.rmtree(rank_dir, ignore_errors=True)
     rank_dir.mkdir(parents=True)
     host_env = _host_env_path(engine, env.current_host)
     try:
         if host_env is not None:
-            variables = {**plan.env, **engine.env}
+            variables = dict(plan.env)
             if "SAGEMAKER_BASE_DIR" in environ:
                 variables["SAGEMAKER_BASE_DIR"] = environ["SAGEMAKER_BASE_DIR"]
             write_host_env(host_env, variables, plan.cwd)
@@ -97,7 +99,7 @@ def run_distributed(
             host_env.unlink(missing_ok=True)
         if engine.local_dir and engine.role == "master":
             shutil.rmtree(scratch_dir(engine.local_dir), ignore_errors=True)
-    return _report(verdict, engine, env)
+    return _report(verdict, engine, paths)
 
 
 def _host_env_path(engine: EnginePlan, host: str) -> Path | None:
@@ -113,7 +115,7 @@ def _host_env_path(engine: EnginePlan, host: str) -> Path | None:
 def _supervise(
     argv: tuple[str, ...], plan: LaunchPlan, engine: EnginePlan, settings: LauncherSettings, environ: Mapping[str, str]
 ) -> Outcome:
-    spec = ProcessSpec(argv, {**plan.child_env(environ), **engine.env}, plan.cwd)
+    spec = ProcessSpec(argv, plan.child_env(environ), plan.cwd)
     return run_engine(
         spec, engine, grace_period=settings.grace_period_s, stderr_tail_bytes=settings.stderr_tail_kib * 1024
     )
@@ -208,12 +210,12 @@ def _worker(
         client.close()
 
 
-def _report(verdict: Message, engine: EnginePlan, env: TrainingEnv) -> int:
+def _report(verdict: Message, engine: EnginePlan, paths: JobPaths) -> int:
     if verdict.get("ok"):
         logger.info("reporting training success (%s on %d hosts)", engine.backend, len(engine.hosts))
-        report.write_success(env.output_dir / "success")
+        report.write_success(paths.success_file)
         return 0
     message = failure_message(verdict, engine.argv or engine.sshd_argv, verdict.get("exit_codes"))
     logger.error("reporting training failure: %s", message.splitlines()[2] if message.count("\n") > 2 else message)
-    report.write_failure(env.output_dir / "failure", message)
+    write_failure_file(paths.failure_file, message)
     return int(verdict.get("exit_code") or 1)

@@ -1,4 +1,10 @@
-"""The launch plan: a frozen value saying what will run, with what environment, where. Printed by --dry-run."""
+"""The launch plan: a frozen value saying what `train` will do on this host, decided by `plan_training`.
+
+`plan_training` is pure: it reads the job (TrainingEnv) and, when the code is already on this machine, the code
+dir's names (entry point, requirements.txt, setup.py); it writes, fetches, installs and spawns nothing. Its plan
+is what `--dry-run` prints and what `execute` (launch/execute.py) runs, in order: fetch the code, install its
+dependencies, run the engine's argv with the job's and the engine's variables (merged here, once).
+"""
 
 from __future__ import annotations
 
@@ -6,92 +12,130 @@ import json
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from smtoolkit import storage
+from smtoolkit.config.engine import EngineSettings
 from smtoolkit.config.export import to_env_vars
-from smtoolkit.config.hyperparameters import ArgvStyle, to_cli_args
+from smtoolkit.config.hyperparameters import to_cli_args
+from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
+from smtoolkit.errors import CodeFetchError
+from smtoolkit.launch import entrypoint
+from smtoolkit.launch.backends import EnginePlan, build_engine_plan
 from smtoolkit.launch.entrypoint import EntryPoint
 from smtoolkit.logs import is_secret_key, mask_argv, mask_text
-from smtoolkit.usercode.deps import InstallStep
+from smtoolkit.usercode.deps import CodeArtifactRepository, InstallStep
+from smtoolkit.usercode.install import install_steps
 
-if TYPE_CHECKING:
-    from smtoolkit.launch.backends import EnginePlan, EngineSettings
+AFTER_FETCH = "decided from the fetched code"
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """Where the code comes from and where it runs. A local directory runs where it is (never written into);
+    a tarball, a single file or an s3:// tarball is fetched into the job's code dir first."""
+
+    uri: str | None  # what the job named (sagemaker_submit_directory / SAGEMAKER_SUBMIT_DIRECTORY); None: none
+    directory: Path
+    fetch: bool
 
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    argv: tuple[str, ...]
-    env: Mapping[str, str]  # additions to the inherited environment
-    cwd: Path
+    code: CodeSource
+    install: tuple[InstallStep, ...] | None  # None: decided once the code is fetched (its files are unknown)
+    codeartifact_arn: str | None  # pip's index: a CodeArtifact repository, logged in to when installing
     entry_point: EntryPoint
-    code_uri: str | None = None
-    install: tuple[InstallStep, ...] = field(default_factory=tuple)
-    engine: EnginePlan | None = None  # how the distributed engine runs it (None: a plain process)
+    argv: tuple[str, ...]  # what this host runs (the engine's argv; an MPI worker runs engine.sshd_argv)
+    env: Mapping[str, str]  # additions to the inherited environment: the job's variables and the engine's
+    engine: EnginePlan
+
+    @property
+    def cwd(self) -> Path:
+        return self.code.directory
 
     def child_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**(os.environ if base is None else base), **self.env}
 
+    def summary(self) -> str:
+        """One line for the start-up log; the whole plan is logged at DEBUG."""
+        source = f"{self.code.uri} fetched into " if self.code.fetch else ""
+        install = "" if not self.install else f", {len(self.install)} install step(s)"
+        return (
+            f"running {self.entry_point.kind} {self.entry_point.name} ({self.engine.backend}, {self.engine.role})"
+            f" in {source}{self.cwd}{install}: {shlex.join(mask_argv(self.argv))[:300]}"
+        )
+
     def describe(self) -> dict[str, Any]:
-        """The plan as data, secrets masked, for --dry-run and the start-up log."""
+        """The plan as data, secrets masked, for --dry-run and the DEBUG log."""
+        engine = {key: value for key, value in self.engine.describe().items() if key not in ("argv", "env")}
         return {
-            "code": self.code_uri or str(self.cwd),
-            "install": [shlex.join(step.argv) for step in self.install],
+            "code": {"uri": self.code.uri, "directory": str(self.code.directory), "fetch": self.code.fetch},
+            "install": AFTER_FETCH if self.install is None else [shlex.join(step.argv) for step in self.install],
+            **({"index": "CodeArtifact " + self.codeartifact_arn} if self.codeartifact_arn else {}),
             "entry_point": {"kind": self.entry_point.kind, "name": self.entry_point.name},
             "argv": mask_argv(self.argv),
             "cwd": str(self.cwd),
             "env": {name: _masked_variable(name, value) for name, value in sorted(self.env.items())},
-            **({"engine": self._engine_description()} if self.engine else {}),
+            "engine": engine,
         }
-
-    def _engine_description(self) -> dict[str, Any]:
-        assert self.engine is not None
-        described = self.engine.describe()
-        if "argv" in described:
-            described["argv"] = mask_argv(described["argv"])
-        if "env" in described:
-            described["env"] = {name: _masked_variable(name, value) for name, value in described["env"].items()}
-        return described
 
     def render(self) -> str:
         return json.dumps(self.describe(), indent=2)
 
 
-def build_plan(
-    env: TrainingEnv,
-    entry_point: EntryPoint,
-    install: list[InstallStep],
-    argv_style: ArgvStyle = "python",
-    inherited_pythonpath: str | None = None,
-) -> LaunchPlan:
-    code_dir = env.code_dir
-    pythonpath = os.pathsep.join(p for p in (str(code_dir), inherited_pythonpath) if p)
-    additions = {**to_env_vars(env, argv_style), "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
-    code_uri = env.submit_directory if env.submit_directory and env.submit_directory != str(code_dir) else None
-    return LaunchPlan(
-        argv=entry_point.argv(to_cli_args(env.hyperparameters, argv_style)),
-        env=additions,
-        cwd=code_dir,
-        entry_point=entry_point,
-        code_uri=code_uri,
-        install=tuple(install),
-    )
+def code_source(env: TrainingEnv, fetched: bool = False) -> CodeSource:
+    """Where the code runs; `fetched`: the code has been fetched into the code dir already."""
+    uri = env.submit_directory
+    if not uri or fetched:
+        return CodeSource(uri, env.code_dir, False)
+    if storage.is_s3_uri(uri):
+        return CodeSource(uri, env.code_dir, True)
+    if "://" in uri and not uri.lower().startswith(storage.FILE_SCHEME):
+        raise CodeFetchError(f"{uri}: unsupported URI scheme; expected s3://, file:// or a local path")
+    local = storage.local_path(uri)
+    if local.is_dir():
+        return CodeSource(uri, local.absolute(), False)
+    if not local.exists():
+        raise CodeFetchError(f"{uri}: no such file or directory")
+    return CodeSource(uri, env.code_dir, True)
 
 
-def with_engine(
-    plan: LaunchPlan,
+def plan_training(
     env: TrainingEnv,
-    argv_style: ArgvStyle,
-    settings: EngineSettings,
+    settings: LauncherSettings,
+    engine_settings: EngineSettings,
     environ: Mapping[str, str],
+    fetched: bool = False,
 ) -> LaunchPlan:
-    """The plan with the engine that runs it on this host (process, torchrun or mpi, by the hyperparameters)."""
-    from smtoolkit.launch.backends import build_engine_plan
-
-    args = to_cli_args(env.hyperparameters, argv_style)
-    return replace(plan, engine=build_engine_plan(env, plan.entry_point, args, plan.env, settings, environ))
+    """What `train` runs on this host (see the module docstring); `fetched` once execute has fetched the code."""
+    code = code_source(env, fetched)
+    known = not code.fetch  # the code's own files can be looked at only where it runs
+    entry = entrypoint.resolve(env.user_entry_point, env.framework_module, code.directory, check=known)
+    arn = settings.ca_repository_arn
+    if arn:
+        CodeArtifactRepository.from_arn(arn)  # a malformed ARN is a configuration error before anything runs
+    install: tuple[InstallStep, ...] | None = None
+    if not settings.install_requirements:
+        install = ()
+    elif known:
+        install = tuple(install_steps(code.directory, environ))
+    args = to_cli_args(env.hyperparameters, settings.argv_style)
+    pythonpath = os.pathsep.join(p for p in (str(code.directory), environ.get("PYTHONPATH")) if p)
+    job_env = {**to_env_vars(env, settings.argv_style), "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
+    engine = build_engine_plan(env, entry, args, job_env, engine_settings, environ)
+    return LaunchPlan(
+        code=code,
+        install=install,
+        codeartifact_arn=arn if install != () else None,
+        entry_point=entry,
+        argv=engine.argv,
+        env={**job_env, **engine.env},
+        engine=engine,
+    )
 
 
 def _masked_variable(name: str, value: str) -> str:

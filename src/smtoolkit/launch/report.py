@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import shlex
 import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from smtoolkit.errors import SmtoolkitError
-from smtoolkit.logs import mask_argv, mask_text
+from smtoolkit.logs import mask_argv
 from smtoolkit.proc.supervise import Outcome
-
-logger = logging.getLogger(__name__)
 
 FAILURE_REASON_CHARS = 1024
 COMMAND_CHARS = 200
@@ -26,40 +22,38 @@ def _signal_name(number: int) -> str:
 
 
 def outcome_message(outcome: Outcome, argv: Sequence[str]) -> str:
-    """What happened, most useful first: kind, exit code, why, command, then the last stderr lines."""
-    lines = ["UserScriptError:" if not outcome.oom_killed else "OutOfMemoryError:", f"ExitCode {outcome.exit_code}"]
+    """What happened to one process, most useful first: kind, exit code, why, command, then stderr's end."""
     if outcome.oom_killed:
-        lines.append('ExtraInfo "OutOfMemory: killed by SIGKILL and the container\'s cgroup recorded an OOM kill"')
+        extra: str | None = "OutOfMemory: killed by SIGKILL and the container's cgroup recorded an OOM kill"
     elif outcome.escalated:
-        lines.append('ExtraInfo "did not stop within the grace period after SIGTERM and was killed"')
-    elif outcome.signal is not None:
-        lines.append(f'ExtraInfo "killed by {_signal_name(outcome.signal)}"')
-    command = shlex.join(mask_argv(argv))
+        extra = "did not stop within the grace period after SIGTERM and was killed"
+    else:
+        extra = None if outcome.signal is None else f"killed by {_signal_name(outcome.signal)}"
+    tail = outcome.stderr_tail.decode("utf-8", "replace").rstrip()
+    kind = "OutOfMemoryError" if outcome.oom_killed else "UserScriptError"
+    return failure_reason(kind, outcome.exit_code, argv, tail, extra, f"the last {len(tail)} characters of stderr")
+
+
+def failure_reason(
+    kind: str, exit_code: int, argv: Sequence[str], error: str, extra: str | None, whole_title: str
+) -> str:
+    """The one layout of a failure file: `Kind:`, `ExitCode N`, `ExtraInfo "..."`, `Command "..."` (secrets
+    masked, cut to COMMAND_CHARS), `ErrorMessage "..."` (the end of `error`, so that the whole fits in the
+    FAILURE_REASON_CHARS the platform shows), then, when cut, the whole error under `--- whole_title ---`."""
+    command = shlex.join(mask_argv(list(argv)))
     if len(command) > COMMAND_CHARS:
         command = command[: COMMAND_CHARS - 3] + "..."
+    lines = [f"{kind}:", f"ExitCode {exit_code}"]
+    if extra:
+        lines.append(f'ExtraInfo "{extra}"')
     lines.append(f'Command "{command}"')
     head = "\n".join(lines)
-    tail = outcome.stderr_tail.decode("utf-8", "replace").rstrip()
     room = FAILURE_REASON_CHARS - len(head) - len('\nErrorMessage ""')
-    summary = tail[-room:] if room > 0 else ""
+    summary = error[-room:] if room > 0 else ""
     message = f'{head}\nErrorMessage "{summary}"'
-    if len(tail) > len(summary):
-        message += f"\n\n--- the last {len(tail)} characters of stderr ---\n{tail}"
+    if len(error) > len(summary):
+        message += f"\n\n--- {whole_title} ---\n{error}"
     return message
-
-
-def error_message(error: BaseException) -> str:
-    kind = error.kind if isinstance(error, SmtoolkitError) else f"InternalError ({type(error).__name__})"
-    return f"{kind}: {error}"
-
-
-def write_failure(failure_file: Path, message: str) -> None:
-    """Write the failure file unless the user's code already wrote its own reason."""
-    if failure_file.exists():
-        logger.info("keeping the failure reason the job wrote in %s", failure_file)
-        return
-    failure_file.parent.mkdir(parents=True, exist_ok=True)
-    failure_file.write_text(mask_text(message), encoding="utf-8")
 
 
 def write_success(success_file: Path) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtoolkit.launch.report import FAILURE_REASON_CHARS
-from smtoolkit.logs import mask_argv
+from smtoolkit.launch.report import failure_reason
 from smtoolkit.proc.supervise import Outcome
 
 Message = dict[str, Any]
@@ -78,19 +76,11 @@ def failure_message(verdict: Message, argv: Sequence[str], exit_codes: Mapping[s
         where = f"rank {verdict['rank']} on host {verdict['host']}"
     else:
         where = f"host {verdict.get('host') or '(unknown)'}"
-    head = "\n".join(
-        [
-            "UserScriptError:",
-            f"ExitCode {verdict['exit_code']}",
-            f'ExtraInfo "{where} failed first"',
-            f'Command "{shlex.join(mask_argv(list(argv)))[:200]}"',
-        ]
-    )
     error = str(verdict.get("error", "")).rstrip()
-    room = max(FAILURE_REASON_CHARS - len(head) - len('\nErrorMessage ""'), 0)
-    message = f'{head}\nErrorMessage "{error[-room:] if room else ""}"'
-    if len(error) > room:
-        message += f"\n\n--- the whole error of {where} ---\n{error}"
+    code = int(verdict["exit_code"])
+    message = failure_reason(
+        "UserScriptError", code, argv, error, f"{where} failed first", f"the whole error of {where}"
+    )
     if exit_codes:
         codes = ", ".join(f"{host}: {code}" for host, code in sorted(exit_codes.items()))
         message += f"\n\nexit codes by host: {codes}"

@@ -202,9 +202,7 @@ def train_command(spec: Path | None, common: CommonOptions, image: str | None, *
     from smtoolkit.local.spec import TrainingJobSpec
     from smtoolkit.local.specfile import read_spec_file, resolve_training_paths, validated
     from smtoolkit.local.training import run_local_training
-    from smtoolkit.logs import configure_logging
 
-    configure_logging("INFO")
     try:
         raw = resolve_training_paths(read_spec_file(spec), spec.parent) if spec else {}
         options = TrainingFlags(
@@ -232,9 +230,7 @@ def process_command(spec: Path, common: CommonOptions) -> None:
     from smtoolkit.local.processing import run_local_processing
     from smtoolkit.local.procspec import ProcessingJobSpec
     from smtoolkit.local.specfile import read_spec_file, resolve_processing_paths, validated
-    from smtoolkit.logs import configure_logging
 
-    configure_logging("INFO")
     try:
         raw = resolve_processing_paths(read_spec_file(spec), spec.parent)
         if common.job_name:

@@ -130,11 +130,9 @@ def transform_command(
     from smtoolkit.local.transform import TransformRunOptions, run_local_transform
     from smtoolkit.local.transpec import TransformJobSpec, request_fields, resolve_transform_paths
     from smtoolkit.local.workdir import OUTPUT_DIR
-    from smtoolkit.logs import configure_logging
     from smtoolkit.transform.request import TransformRequest, check_request
     from smtoolkit.transform.settings import LocalOptions
 
-    configure_logging("INFO")
     source = str(spec or "the command line")
     try:
         raw = resolve_transform_paths(read_spec_file(spec), spec.parent) if spec else {}

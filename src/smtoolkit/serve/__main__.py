@@ -1,6 +1,6 @@
-"""`python -m smtoolkit.serve`: the same as the `serve` console script."""
+"""`python -m smtoolkit.serve`: the same as the `serve` console script (through the composition root)."""
 
-from smtoolkit.serve.server import main
+from smtoolkit.entry import serve_main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    serve_main()

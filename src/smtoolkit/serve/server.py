@@ -21,8 +21,8 @@ from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-un
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.serving import ServingSettings, load_serving_settings
-from smtoolkit.errors import ConfigError, SmtoolkitError
-from smtoolkit.logs import configure_logging, masked
+from smtoolkit.errors import ConfigError
+from smtoolkit.logs import masked, set_level
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import create_app
 from smtoolkit.serve.code import prepare_code
@@ -124,29 +124,21 @@ def run_server(settings: ServingSettings, script: Path, model_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`serve`: settings from the environment, logging, then run_server. Returns the exit status.
+    """`serve`: settings from the environment, then run_server. Returns the exit status; an error propagates to
+    the CLI, which ends the command (smtoolkit.entry.run_command; logging is configured there).
 
     Takes no options; a leading `serve` (as the platform appends it) is ignored. The code is fetched and its
-    requirements installed (serve.code) before the model loads; a failure there ends `serve` with status 1.
+    requirements installed (serve.code) before the model loads.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["serve"]:
         args = args[1:]
-    configure_logging(logging.INFO)
     if args:
-        logger.error("serve takes no arguments, got %s", " ".join(args))
-        return 2
-    try:
-        settings = load_serving_settings()
-        configure_logging(settings.container_log_level)
-        launcher = LauncherSettings.from_environ(os.environ)
-        refuse_multi_model(settings)
-        paths = JobPaths.from_env()
-        code = prepare_code(settings, paths, launcher, os.environ)
-        return run_server(settings, code.script, paths.model_dir)
-    except ConfigError as error:
-        logger.error("serve: %s", error)
-        return 2
-    except SmtoolkitError as error:
-        logger.error("serve: %s: %s", error.kind, error, exc_info=error.__cause__ is not None and error)
-        return error.exit_code
+        raise ConfigError.single("serve", f"takes no arguments, got {' '.join(args)}")
+    settings = load_serving_settings()
+    set_level(settings.container_log_level)
+    launcher = LauncherSettings.from_environ(os.environ)
+    refuse_multi_model(settings)
+    paths = JobPaths.from_env()
+    code = prepare_code(settings, paths, launcher, os.environ)
+    return run_server(settings, code.script, paths.model_dir)

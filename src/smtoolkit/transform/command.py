@@ -120,10 +120,8 @@ single_record_framing_option = click.option(
 def transform_command(**options: Any) -> None:
     """Run a batch transform job: split, batch, invoke, assemble `<name>.out` files in input order."""
     from smtoolkit.errors import SmtoolkitError, exit_on
-    from smtoolkit.logs import configure_logging
     from smtoolkit.transform.job import TransformOptions, run_job
 
-    configure_logging("INFO")
     try:
         job = TransformOptions.from_cli(options, _flags_request(options))
         code = run_job(job)

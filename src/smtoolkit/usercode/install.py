@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from smtoolkit.config.launcher import LauncherSettings
@@ -25,14 +26,23 @@ logger = logging.getLogger(__name__)
 def planned_install_steps(
     code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str] | None = None
 ) -> list[deps.InstallStep]:
-    """The pip commands for `code_dir` (none without requirements.txt or package files)."""
-    arn = settings.ca_repository_arn
-    cache = warmpool.warm_pool_cache(environ or {})
-    return deps.install_steps(
-        code_dir,
-        index_url=deps.codeartifact_index_url(arn) if arn else None,
-        cache_dir=cache.pip_cache_dir if cache else None,
-    )
+    """The pip commands for `code_dir` (none without requirements.txt or package files), logged in to CodeArtifact."""
+    return with_index(install_steps(code_dir, environ or {}), settings.ca_repository_arn)
+
+
+def install_steps(code_dir: Path, environ: Mapping[str, str]) -> list[deps.InstallStep]:
+    """The pip commands for `code_dir`, with pip's cache in the warm pool directory when there is one; reads the
+    code dir's names only (a plan's install steps), no login, no network."""
+    cache = warmpool.warm_pool_cache(environ)
+    return deps.install_steps(code_dir, cache_dir=cache.pip_cache_dir if cache else None)
+
+
+def with_index(steps: Sequence[deps.InstallStep], codeartifact_arn: str | None) -> list[deps.InstallStep]:
+    """The steps with pip's index set to the CodeArtifact repository (a login: network) when there is one."""
+    if not steps or not codeartifact_arn:
+        return list(steps)
+    index = {"PIP_INDEX_URL": deps.codeartifact_index_url(codeartifact_arn)}
+    return [replace(step, env={**step.env, **index}) for step in steps]
 
 
 def reusable_install_record(code_dir: Path, environ: Mapping[str, str]) -> Path | None:
@@ -74,13 +84,23 @@ def install_code_dependencies(
     record shows the same requirements still installed); the steps run."""
     if not settings.install_requirements:
         return []
+    steps = install_steps(code_dir, environ)
+    return steps if install_planned(code_dir, steps, settings, environ) else []
+
+
+def install_planned(
+    code_dir: Path, steps: Sequence[deps.InstallStep], settings: LauncherSettings, environ: Mapping[str, str]
+) -> bool:
+    """Run the steps planned for `code_dir` (logged in to CodeArtifact), unless a warm pool record shows the same
+    requirements still installed; whether they ran."""
+    if not steps:
+        return False
     record = reusable_install_record(code_dir, environ)
     if record is not None and warmpool.still_installed(record):
         logger.info("requirements.txt already installed on this warm instance (%s): not installing again", record)
-        return []
-    steps = planned_install_steps(code_dir, settings, environ)
+        return False
     before = warmpool.installed_distributions() if record is not None else {}
-    run_install_steps(steps, settings, environ)
+    run_install_steps(with_index(steps, settings.ca_repository_arn), settings, environ)
     if record is not None:
         warmpool.write_record(record, before, warmpool.installed_distributions())
-    return steps
+    return True

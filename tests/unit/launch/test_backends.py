@@ -171,18 +171,21 @@ def test_dry_run_plan_includes_the_engine(job_tree: Any) -> None:
 
     hps = {"sagemaker_program": '"train.py"', "sagemaker_torch_distributed_enabled": "true"}
     base = job_tree(hyperparameters=hps, resources={"current_host": "algo-1", **TWO_HOSTS})
+    (base / "code").mkdir()
+    (base / "code" / "train.py").write_text("")
     argv = [sys.executable, "-m", "smtoolkit", "train", "--dry-run"]
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base)}
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    engine = json.loads(result.stdout)["engine"]
+    plan = json.loads(result.stdout)
+    engine, launched = plan["engine"], plan["argv"]  # the engine's argv is what the plan runs
     assert engine["backend"] == "torchrun" and engine["coordinator"] == "algo-1:7778"
-    assert engine["argv"][engine["argv"].index("--nproc_per_node") + 1] == "1" and engine["exit_grace_s"] == 30
+    assert launched[launched.index("--nproc_per_node") + 1] == "1" and engine["exit_grace_s"] == 30
 
     job_tree(
         hyperparameters={**hps, "sagemaker_mpi_enabled": "true"}, resources={"current_host": "algo-1", **TWO_HOSTS}
     )
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-    engine = json.loads(result.stdout)["engine"]
-    rsh = engine["argv"][engine["argv"].index("plm_rsh_args") + 1]
+    launched = json.loads(result.stdout)["argv"]
+    rsh = launched[launched.index("plm_rsh_args") + 1]
     assert "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" in rsh

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.config.serving import ServingSettings
-from smtoolkit.errors import LaunchError
+from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
 from smtoolkit.serve import server, startup
 from smtoolkit.serve.server import gunicorn_options, main
 
@@ -38,24 +38,26 @@ def test_gunicorn_options_follow_the_settings():
 
 @pytest.fixture(autouse=True)
 def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
-    """main() configures the root logger; tests keep pytest's own."""
-    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+    """main() sets the root logger's level; tests keep pytest's own."""
+    monkeypatch.setattr(server, "set_level", lambda level: None)
 
 
-def test_main_refuses_arguments_and_bad_settings(monkeypatch: pytest.MonkeyPatch, caplog):
-    assert main(["serve", "--port", "1"]) == 2
+def test_main_refuses_arguments_and_bad_settings(monkeypatch: pytest.MonkeyPatch):
+    """Errors propagate to the CLI, which ends every command by one table (exit 2 for these)."""
+    with pytest.raises(ConfigError, match="takes no arguments, got --port 1"):
+        main(["serve", "--port", "1"])
     monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "x")
-    assert main([]) == 2
-    assert "SAGEMAKER_BIND_TO_PORT: got 'x'" in caplog.text
+    with pytest.raises(ConfigError, match="SAGEMAKER_BIND_TO_PORT: got 'x'"):
+        main([])
 
 
-def test_main_fails_before_serving_without_a_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog):
+def test_main_fails_before_serving_without_a_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
-    assert main(["serve"]) == 1
-    assert "inference.py not found" in caplog.text
+    with pytest.raises(SmtoolkitError, match="inference.py not found"):
+        main(["serve"])
     monkeypatch.setenv("SAGEMAKER_MULTI_MODEL", "true")
-    assert main([]) == 2
-    assert "multi-model endpoints are not supported" in caplog.text
+    with pytest.raises(ConfigError, match="multi-model endpoints are not supported"):
+        main([])
 
 
 @pytest.fixture
