@@ -71,8 +71,12 @@ def train(args: list[str]) -> NoReturn:
 
 def _train(dry_run: bool) -> int:
     from smtoolkit.config.launcher import LauncherSettings
+    from smtoolkit.launch.execute import clear_outcome
     from smtoolkit.launch.jobs import run_training
+    from smtoolkit.paths import JobPaths
 
+    if not dry_run:  # first of all: an error in the settings must not leave an earlier run's failure in place
+        clear_outcome(JobPaths.from_env())
     return run_training(LauncherSettings.from_environ(), dry_run=dry_run)
 
 

@@ -286,11 +286,83 @@ def test_process_runs_a_command_and_writes_the_message_on_failure(tmp_path: Path
     assert "cannot start '/nonexistent/cmd'" in (tmp_path / "output" / "message").read_text()
 
 
-def test_bad_launcher_setting_names_the_variable(job_tree: Any) -> None:
+def test_every_configuration_error_ends_the_same_way(job_tree: Any, tmp_path: Path) -> None:
+    """Exit 2, `error:` lines naming the source, and the failure file (README: How commands end)."""
     base = _job(job_tree, "train.py", {"train.py": ""})
-    result = _train(base, {"SMTOOLKIT_GRACE_PERIOD_S": "soon"})
-    assert result.returncode == 2
-    assert "environment: SMTOOLKIT_GRACE_PERIOD_S: got 'soon': Input should be a valid number" in result.stderr
+    failure = base / "output" / "failure"
+    for variables, expected in (
+        ({"SMTOOLKIT_GRACE_PERIOD_S": "soon"}, "SMTOOLKIT_GRACE_PERIOD_S: got 'soon': Input should be a valid number"),
+        ({"SMTOOLKIT_BACKEND": "torchrunn"}, "SMTOOLKIT_BACKEND: got 'torchrunn': Input should be 'process'"),
+    ):
+        result = _train(base, variables)
+        assert result.returncode == 2 and f"error: environment: {expected}" in result.stderr
+        assert failure.read_text().startswith("ConfigError: ") and expected in failure.read_text()
+    (base / "input" / "config" / "hyperparameters.json").write_text("{")
+    assert _train(base).returncode == 2 and failure.read_text().startswith("ConfigError: ")
+    env = subprocess.run([*TRAIN[:-1], "env"], env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)}, text=True)
+    assert env.returncode == 2
+    process = subprocess.run(
+        [*TRAIN[:-1], "process", "--", "true"],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(tmp_path), "SMTOOLKIT_STDERR_TAIL_KIB": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 2 and "SMTOOLKIT_STDERR_TAIL_KIB" in process.stderr
+    assert (tmp_path / "output" / "message").read_text().startswith("ConfigError: ")
+
+
+def test_unknown_options_are_refused_naming_the_closest(job_tree: Any) -> None:
+    base = _job(job_tree, "train.py", {"train.py": "raise SystemExit(3)"})
+    result = subprocess.run(
+        [*TRAIN, "--dryrun"], env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)}, text=True, capture_output=True
+    )
+    assert result.returncode == 2 and "no such option: --dryrun (did you mean --dry-run?)" in result.stderr
+    assert not (base / "output" / "failure").exists()  # nothing ran
+    train_script = Path(sys.executable).parent / "train"
+    for argv in ([str(train_script), "--dryrun"], [*TRAIN, "--dryrun", "--help"]):
+        result = subprocess.run(
+            argv, env={**os.environ, "SAGEMAKER_BASE_DIR": str(base)}, text=True, capture_output=True
+        )
+        assert result.returncode == 2 and "--dry-run" in result.stderr, result.stderr
+
+
+def test_help_names_each_program_once() -> None:
+    bin_dir = Path(sys.executable).parent
+    for script, usage in (("train", "Usage: train [OPTIONS]"), ("serve", "Usage: serve [OPTIONS]")):
+        result = subprocess.run([str(bin_dir / script), "--help"], capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout.startswith(usage), result.stdout
+    top = subprocess.run([*TRAIN[:-1], "--help"], capture_output=True, text=True).stdout
+    words = " ".join(top.split())  # whole first sentences, however the lines are wrapped
+    assert "(the container's `serve`)." in words and "(the container's `train`)." in words
+    assert "Run a processing container's command with signal forwarding" in top
+
+
+def test_script_mode_runs_the_submitted_code_in_place(job_tree: Any, tmp_path: Path) -> None:
+    """The SDK mounts the user's source at /opt/ml/code and names it; the image bakes its own program."""
+    image = tmp_path / "program"
+    image.mkdir()
+    (image / "train.py").write_text("raise SystemExit('the image ran')\n")
+    (image / "helper.py").write_text("IMAGE = True\n")
+    base = _job(job_tree, "entry.py", {"entry.py": DUMP.replace('env.hyperparameters["lr"]', "0")}, lr="1")
+    user_files = {path.name: path.read_bytes() for path in (base / "code").iterdir()}
+    hyperparameters = base / "input" / "config" / "hyperparameters.json"
+    hps = {**json.loads(hyperparameters.read_text()), "sagemaker_submit_directory": json.dumps(str(base / "code"))}
+    hyperparameters.write_text(json.dumps(hps))
+    result = _train(base, {"SAGEMAKER_SUBMIT_DIRECTORY": str(image), "SAGEMAKER_PROGRAM": "train.py"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads((base / "model" / "out.json").read_text())["cwd"] == str(base / "code")
+    assert {path.name: path.read_bytes() for path in (base / "code").iterdir()} == user_files  # nothing written
+
+
+def test_a_local_source_directory_runs_where_it_is(job_tree: Any, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(DUMP.replace('env.hyperparameters["lr"]', "0"))
+    base = _job(job_tree, "train.py", {}, sagemaker_submit_directory=json.dumps(str(source)))
+    assert _train(base).returncode == 0
+    out = json.loads((base / "model" / "out.json").read_text())
+    assert out["cwd"] == out["path0"] == str(source)
+    assert not (base / "code").exists()  # not copied anywhere
 
 
 def test_grace_period_then_sigkill(job_tree: Any) -> None:

@@ -1,7 +1,7 @@
 """Running a LaunchPlan: the effects `plan_training` decided, in order, then the job's outcome files.
 
-1. (before the job is read, `clear_outcome`: the previous run's output/success and output/failure go, so
-   what is there at the end was written during this run, by this launcher or by the user's code)
+1. (before the settings and the job are read, `clear_outcome`: the previous run's output/success and
+   output/failure go, so what is there at the end was written during this run, by this launcher or the code)
 2. fetch the code when the plan says so, then plan again from the fetched code (its entry point and install
    steps could not be known before);
 3. make an executable entry point executable, install the dependencies;

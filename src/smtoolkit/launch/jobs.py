@@ -15,7 +15,7 @@ from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import ConfigError, LaunchError, failure_text, write_failure_file
 from smtoolkit.launch import report
-from smtoolkit.launch.execute import TrainingJob, clear_outcome, execute
+from smtoolkit.launch.execute import TrainingJob, execute
 from smtoolkit.logs import masked, set_level
 from smtoolkit.paths import JobPaths
 from smtoolkit.proc.supervise import ProcessSpec, run_supervised
@@ -33,10 +33,8 @@ def load_training_job(settings: LauncherSettings, environ: Mapping[str, str]) ->
 
 
 def run_training(settings: LauncherSettings, dry_run: bool = False, environ: Mapping[str, str] | None = None) -> int:
-    """`train`: with `dry_run`, print the plan and write nothing."""
+    """`train`: with `dry_run`, print the plan and write nothing (the caller clears the earlier outcome first)."""
     environ = os.environ if environ is None else environ
-    if not dry_run:
-        clear_outcome(JobPaths.from_env(environ))
     job = load_training_job(settings, environ)
     set_level(job.env.log_level)
     logger.debug("settings: %s", masked(settings.model_dump()))
