@@ -85,3 +85,10 @@ def test_env_import_is_lazy_and_light(job_tree: Any) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.relative_to(base) for p in base.rglob("*")) == before
+
+
+def test_a_base_dir_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    result = subprocess.run([*SMTOOLKIT, "env", "--base-dir", str(tmp_path / "typo")], capture_output=True, text=True)
+    assert result.returncode == 2 and f"error: --base-dir: {tmp_path / 'typo'}: no such directory" in result.stderr
+    result = _run(["env"], tmp_path / "typo")
+    assert result.returncode == 2 and "error: SAGEMAKER_BASE_DIR: " in result.stderr

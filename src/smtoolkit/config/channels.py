@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smtoolkit.errors import did_you_mean
+
 if TYPE_CHECKING:
     from typing import BinaryIO
 
@@ -28,6 +30,13 @@ class ChannelConfig(BaseModel):
     )
     record_wrapper_type: Literal["None", "RecordIO"] = Field(default="None", alias="RecordWrapperType")
     compression_type: Literal["None", "Gzip"] = Field(default="None", alias="CompressionType")
+
+
+class MissingChannel(KeyError):
+    """A channel the job does not have; a KeyError, as a plain dict lookup would raise, that says which it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class Channel(BaseModel):
@@ -88,3 +97,14 @@ class Channel(BaseModel):
                 return
             while chunk := stream.read(PIPE_CHUNK_BYTES):
                 yield chunk
+
+
+class Channels(dict[str, Channel]):
+    """The job's channels by name; a missing one raises MissingChannel naming the channels the job has."""
+
+    def __missing__(self, name: str) -> Channel:
+        have = ", ".join(sorted(self)) or "none"
+        raise MissingChannel(
+            f"the job has no channel {name!r}{did_you_mean(name, self)}; its channels: {have} "
+            "(inputdataconfig.json, SM_CHANNEL_* variables)"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -10,7 +11,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self
 
-from smtoolkit.errors import ConfigError, Problem
+from smtoolkit.errors import ConfigError, Problem, did_you_mean
+
+logger = logging.getLogger(__name__)
 
 # Keys the platform and SDK reserve: removed from the user's hyperparameters *and* from the framework params.
 RESERVED_HYPERPARAMETERS = frozenset(
@@ -103,18 +106,21 @@ class Hyperparameters(BaseModel):
     >>> hp = HP.from_env()          # or HP.parse({"lr": "0.1"})
 
     Values arrive JSON-decoded (so "0.1" is already a float); the usual lax rules of pydantic then apply,
-    e.g. "True", "false", "1", "yes" are accepted for bool fields. Unknown hyperparameters are kept as extra
-    attributes; set `model_config = ConfigDict(extra="forbid")` in a subclass to refuse them.
+    e.g. "True", "false", "1", "yes" are accepted for bool fields. `learning-rate` sets the field
+    `learning_rate` (as argparse maps dashes). Unknown hyperparameters are kept as extra attributes with a
+    warning naming the closest field; set `model_config = ConfigDict(extra="forbid")` in a subclass to refuse
+    them (a ConfigError), `extra="ignore"` to drop them without a word.
     """
 
     model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True)
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], source: str = "hyperparameters") -> Self:
+        spelled = _by_field_name(cls, values, source)
         try:
-            return cls.model_validate(dict(values))
+            return cls.model_validate(spelled)
         except ValidationError as exc:
-            raise ConfigError(_problems(exc, values, source)) from None
+            raise ConfigError(_problems(exc, spelled, source)) from None
 
     @classmethod
     def from_env(cls) -> Self:
@@ -122,6 +128,37 @@ class Hyperparameters(BaseModel):
 
         env = current_env()
         return cls.parse(env.hyperparameters, source=env.hyperparameters_source)
+
+
+def _by_field_name(model: type[BaseModel], values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """`values` with `a-b` spellings under the field `a_b`; unknown names warned about, or refused when the
+    model forbids extras, each naming the closest field."""
+    fields = {info.alias or name for name, info in model.model_fields.items()}
+    spelled: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    problems: list[Problem] = []
+    unknown: list[Problem] = []
+    for key, value in values.items():
+        name = key if key in fields else key.replace("-", "_")
+        if name not in fields:
+            hint = did_you_mean(name, fields) or f" (fields: {', '.join(sorted(fields)) or 'none'})"
+            unknown.append(Problem(source, f"not a field of {model.__name__}{hint}", f"hyperparameter {key!r}"))
+            name = key
+        elif name in given_as:
+            problems.append(
+                Problem(source, f"given twice, as {given_as[name]!r} and {key!r}", f"hyperparameter {name!r}")
+            )
+        given_as[name] = key
+        spelled[name] = value
+    extra = model.model_config.get("extra")
+    if extra == "forbid":
+        problems += unknown
+    elif extra != "ignore":
+        for problem in unknown:
+            logger.warning("%s; kept as an extra attribute", problem)
+    if problems:
+        raise ConfigError(problems)
+    return spelled
 
 
 def _problems(exc: ValidationError, values: Mapping[str, Any], source: str) -> list[Problem]:

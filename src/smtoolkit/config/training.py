@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator, model_validator
 
 from smtoolkit import hardware
-from smtoolkit.config.channels import Channel, ChannelConfig
+from smtoolkit.config.channels import Channel, ChannelConfig, Channels
 from smtoolkit.config.processing import CheckpointConfig, ProcessingJobConfig
 from smtoolkit.config.resources import (
     ResourceConfig,
@@ -140,16 +140,20 @@ class TrainingEnv(BaseModel):
 
     # channels
     @cached_property
-    def channels(self) -> dict[str, Channel]:
+    def channels(self) -> Channels:
+        """By name; a missing one raises a KeyError that names the channels the job has."""
         names = sorted(set(self.input_data_config) | set(self.channel_dirs))
-        return {
-            name: Channel(
-                name=name,
-                path=self.channel_dirs.get(name, self.input_dir / "data" / name),
-                config=self.input_data_config.get(name, ChannelConfig()),
+        return Channels(
+            (
+                name,
+                Channel(
+                    name=name,
+                    path=self.channel_dirs.get(name, self.input_dir / "data" / name),
+                    config=self.input_data_config.get(name, ChannelConfig()),
+                ),
             )
             for name in names
-        }
+        )
 
     # hosts
     @property

@@ -93,9 +93,24 @@ def test_typed_bools_accept_common_spellings(flag: Any) -> None:
     assert HP.parse({"lr": 0.1, "use_amp": flag}).use_amp is True
 
 
-def test_typed_hyperparameters_validate_and_keep_extras() -> None:
+def test_typed_hyperparameters_validate_and_keep_extras(caplog: pytest.LogCaptureFixture) -> None:
     hp = HP.parse({"lr": "0.5", "epochs": "3", "extra": "kept"})
     assert (hp.lr, hp.epochs, hp.model_extra) == (0.5, 3, {"extra": "kept"})
+    assert "hyperparameter 'extra': not a field of HP (fields: epochs, lr, use_amp); kept as an extra" in caplog.text
+
+
+def test_dashes_set_the_field_and_typos_name_the_closest(caplog: pytest.LogCaptureFixture) -> None:
+    hp = HP.parse({"lr": 0.1, "use-amp": "true", "epoch": 50}, source="hyperparameters.json")
+    assert hp.use_amp is True and hp.epochs == 10
+    assert "hyperparameters.json: hyperparameter 'epoch': not a field of HP (did you mean epochs?)" in caplog.text
+    with pytest.raises(ConfigError, match="'use_amp': given twice, as 'use_amp' and 'use-amp'"):
+        HP.parse({"lr": 0.1, "use_amp": True, "use-amp": False})
+
+    class Quiet(HP):
+        model_config = ConfigDict(extra="ignore", frozen=True)
+
+    caplog.clear()
+    assert Quiet.parse({"lr": 1, "epoch": 2}).epochs == 10 and not caplog.text
 
 
 def test_typed_errors_name_hyperparameter_value_and_type() -> None:
@@ -111,8 +126,8 @@ def test_subclass_can_forbid_unknown_hyperparameters() -> None:
     class Strict(HP):
         model_config = ConfigDict(extra="forbid", frozen=True)
 
-    with pytest.raises(ConfigError, match="'typo'"):
-        Strict.parse({"lr": 1, "typo": 2})
+    with pytest.raises(ConfigError, match="hyperparameter 'epoch': not a field of Strict \\(did you mean epochs\\?\\)"):
+        Strict.parse({"lr": 1, "epoch": 2})
 
 
 def test_from_env_reads_the_job(job_tree: Any) -> None:

@@ -149,3 +149,15 @@ def test_sdk_v3_model_trainer_code_wins_over_the_images_program(job_tree: Any, m
     assert TrainingEnv.load().user_entry_point == "baked.py"
     monkeypatch.setenv("SM_USER_ENTRY_POINT", "ours.py")  # what our launcher exports wins
     assert TrainingEnv.load().user_entry_point == "ours.py"
+
+
+def test_a_missing_channel_names_the_channels_the_job_has(job_tree: Any) -> None:
+    job_tree(channels={"training": {}, "validation": {}})
+    channels = TrainingEnv.load().channels
+    with pytest.raises(KeyError) as missing:  # still a KeyError, as code catching one expects
+        channels["train"]
+    assert str(missing.value) == (
+        "the job has no channel 'train' (did you mean training?); its channels: training, validation "
+        "(inputdataconfig.json, SM_CHANNEL_* variables)"
+    )
+    assert channels.get("train") is None and "training" in channels
