@@ -61,6 +61,8 @@ def test_script_success(job_tree: Any) -> None:
     assert out["unbuffered"] == "1"
     assert (base / "output" / "success").exists()
     assert not (base / "output" / "failure").exists()
+    assert "running script train.py (process) in" in result.stderr  # one line at INFO
+    assert "SM_TRAINING_ENV" not in result.stderr and "launch plan" not in result.stderr  # the plan: DEBUG
 
 
 def test_module_function_shell_and_executable(job_tree: Any) -> None:

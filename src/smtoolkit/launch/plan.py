@@ -64,8 +64,11 @@ class LaunchPlan:
         """One line for the start-up log; the whole plan is logged at DEBUG."""
         source = f"{self.code.uri} fetched into " if self.code.fetch else ""
         install = "" if not self.install else f", {len(self.install)} install step(s)"
+        engine = (
+            self.engine.backend if self.engine.backend == "process" else f"{self.engine.backend}, {self.engine.role}"
+        )
         return (
-            f"running {self.entry_point.kind} {self.entry_point.name} ({self.engine.backend}, {self.engine.role})"
+            f"running {self.entry_point.kind} {self.entry_point.name} ({engine})"
             f" in {source}{self.cwd}{install}: {shlex.join(mask_argv(self.argv))[:300]}"
         )
 
