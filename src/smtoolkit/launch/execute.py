@@ -5,8 +5,9 @@
 2. fetch the code when the plan says so, then plan again from the fetched code (its entry point and install
    steps could not be known before);
 3. make an executable entry point executable, install the dependencies;
-4. run the engine's argv (one process, torchrun or mpirun; multi-host: with the other hosts' launchers);
-5. write output/success, or output/failure unless the user's code wrote its own reason.
+4. start mirroring output/intermediate when the job asks for it (stopped after the outcome is written);
+5. run the engine's argv (one process, torchrun or mpirun; multi-host: with the other hosts' launchers);
+6. write output/success, or output/failure unless the user's code wrote its own reason.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from smtoolkit.config.engine import EngineSettings
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
+from smtoolkit.dirsync.intermediate import start_intermediate_upload
 from smtoolkit.errors import write_failure_file
 from smtoolkit.launch import report
 from smtoolkit.launch.plan import LaunchPlan, plan_training
@@ -70,7 +72,12 @@ def execute(plan: LaunchPlan, job: TrainingJob) -> int:
     if plan.entry_point.kind == "executable":
         _make_executable(plan.cwd / plan.entry_point.name)
     install_planned(plan.cwd, plan.install or (), job.settings, job.environ)
-    return _run(plan, job)
+    intermediate = start_intermediate_upload(job.env, job.environ) if plan.intermediate_upload else None
+    try:
+        return _run(plan, job)
+    finally:
+        if intermediate is not None:  # the final pass, after output/success or output/failure is written
+            intermediate.stop()
 
 
 def _make_executable(path: Path) -> None:

@@ -22,6 +22,7 @@ from smtoolkit.config.export import to_env_vars
 from smtoolkit.config.hyperparameters import to_cli_args
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
+from smtoolkit.dirsync.intermediate import intermediate_destination
 from smtoolkit.errors import CodeFetchError
 from smtoolkit.launch import entrypoint
 from smtoolkit.launch.backends import EnginePlan, build_engine_plan
@@ -52,6 +53,7 @@ class LaunchPlan:
     argv: tuple[str, ...]  # what this host runs (the engine's argv; an MPI worker runs engine.sshd_argv)
     env: Mapping[str, str]  # additions to the inherited environment: the job's variables and the engine's
     engine: EnginePlan
+    intermediate_upload: str | None = None  # where output/intermediate is mirrored while the job runs
 
     @property
     def cwd(self) -> Path:
@@ -84,6 +86,7 @@ class LaunchPlan:
             "cwd": str(self.cwd),
             "env": {name: _masked_variable(name, value) for name, value in sorted(self.env.items())},
             "engine": engine,
+            **({"intermediate_upload": self.intermediate_upload} if self.intermediate_upload else {}),
         }
 
     def render(self) -> str:
@@ -138,6 +141,7 @@ def plan_training(
         argv=engine.argv,
         env={**job_env, **engine.env},
         engine=engine,
+        intermediate_upload=intermediate_destination(env),
     )
 
 
