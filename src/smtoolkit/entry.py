@@ -27,15 +27,15 @@ logger = logging.getLogger("smtoolkit")
 def run_command(body: Callable[[], int], failure_file: Path | None = None, max_bytes: int | None = None) -> NoReturn:
     """Run a command's body and end the process with its exit code; on an error, end as the table in
     smtoolkit.errors says (an error that is not ours is a defect: its traceback is logged)."""
-    from smtoolkit.errors import SmtoolkitError, exit_on
+    from smtoolkit.errors import EntryPointError, SmtoolkitError, UserScriptError, exit_on
 
     try:
         code = body()
     except (Exception, KeyboardInterrupt) as error:
         if not isinstance(error, SmtoolkitError | KeyboardInterrupt):
             logger.error("internal error (please report it)", exc_info=error)
-        elif error.__cause__ is not None and not isinstance(error.__cause__, OSError):
-            # e.g. the user's model_fn raised: its traceback says where (an OSError's message says it all)
+        elif isinstance(error, UserScriptError | EntryPointError) and error.__cause__ is not None:
+            # the user's code raised (a model_fn, an import): its traceback says where
             logger.error("%s", error, exc_info=error)
         exit_on(error, failure_file, max_bytes)
     sys.exit(code)
