@@ -80,12 +80,13 @@ def _train(dry_run: bool) -> int:
     return run_training(LauncherSettings.from_environ(), dry_run=dry_run)
 
 
-def _click(name: str | None, args: list[str]) -> NoReturn:
+def _click(name: str | None, args: list[str], prog_name: str | None = None) -> NoReturn:
     """The click CLI (or one of its commands, as its own program); click ends the process itself."""
     from smtoolkit.cli import cli
 
     command = cli if name is None else cli.commands[name]
-    run_command(lambda: int(command.main(args, prog_name=name or "smtoolkit", standalone_mode=True) or 0))
+    prog_name = prog_name or name or "smtoolkit"
+    run_command(lambda: int(command.main(args, prog_name=prog_name, standalone_mode=True) or 0))
 
 
 def main() -> None:
@@ -106,6 +107,14 @@ def train_main() -> None:
 def serve_main() -> None:
     """The `serve` console script: `smtoolkit serve` (a leading `serve`, as the platform appends it, is dropped)."""
     _script("serve")
+
+
+def local_main() -> None:
+    """`python -m smtoolkit.local`: `smtoolkit local`."""
+    from smtoolkit.logs import configure_logging
+
+    configure_logging("INFO")
+    _click("local", sys.argv[1:], "smtoolkit local")
 
 
 def _script(name: str) -> None:

@@ -1,5 +1,5 @@
-"""`python -m smtoolkit.local` is `smtoolkit local`."""
+"""`python -m smtoolkit.local` is `smtoolkit local` (through the composition root)."""
 
-from smtoolkit.local.command import local
+from smtoolkit.entry import local_main
 
-local(prog_name="smtoolkit local")
+local_main()
