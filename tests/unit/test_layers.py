@@ -52,6 +52,8 @@ def _imports(module: str, path: Path, top_level_only: bool) -> set[str]:
 
 def _area(module: str) -> str:
     parts = module.split(".")
+    if parts[-1] == "__main__":  # `python -m smtoolkit.serve`: a program's entry, above everything it runs
+        return "__main__"
     return parts[1] if len(parts) > 1 else ""
 
 
