@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from smtoolkit.launch.report import FAILURE_REASON_CHARS
 from smtoolkit.local.hostnames import HostnameMode
 from smtoolkit.local.metrics import MetricCollector
 from smtoolkit.local.runner import RunOutcome
@@ -19,7 +20,6 @@ from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
 from smtoolkit.logs import masked
 from smtoolkit.paths import BASE_DIR_VARIABLE, JobPaths
 
-FAILURE_REASON_CHARS = 1024
 # Inherited variables that would contradict the job tree (a container starts without them).
 SCRUBBED_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_")
 SCRUBBED_NAMES = ("CURRENT_HOST",)

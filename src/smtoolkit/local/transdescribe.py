@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from smtoolkit.local.job import FAILURE_REASON_CHARS, JobReport
+from smtoolkit.launch.report import FAILURE_REASON_CHARS
+from smtoolkit.local.job import JobReport
 from smtoolkit.local.modeldata import StagedModel
 from smtoolkit.local.transpec import TransformJobSpec
 from smtoolkit.paths import JobPaths
