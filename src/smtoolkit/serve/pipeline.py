@@ -7,7 +7,7 @@ predict_fn calls model.predict(data) (or model(data)), output_fn encodes by Acce
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -16,7 +16,10 @@ from typing import Any
 from smtoolkit.errors import BadRequest, EntryPointError, ModelNotReady, ServeError, UserScriptError
 from smtoolkit.serve.codecs import CodecRegistry, MediaType
 from smtoolkit.serve.context import Context
+from smtoolkit.serve.core.messages import Stream
+from smtoolkit.serve.core.streams import as_bytes, is_stream
 from smtoolkit.serve.handlers import UserFunction, UserHandlers
+from smtoolkit.serve.streaming import StreamingBody
 from smtoolkit.serve.textcodecs import body_text
 
 # Bodies the AWS toolkits hand to input_fn/transform_fn as str; every other type gets bytes.
@@ -36,6 +39,7 @@ class Reply:
     body: bytes
     content_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    stream: Stream | None = None  # set for a streamed answer (body is then empty)
 
 
 def _call(function: UserFunction, *args: Any, context: Context) -> Any:
@@ -53,6 +57,30 @@ def _default_predictor(model: Any) -> Callable[[Any], Any] | None:
     if callable(predict):
         return predict  # type: ignore[no-any-return]
     return model if callable(model) else None
+
+
+def _encoded_items(items: Any, codecs: CodecRegistry, accept: str) -> Stream:
+    """A predict_fn's streamed items, each bytes/str as is, else encoded as `accept` (no output_fn to ask)."""
+
+    def encode(item: Any) -> bytes:
+        return as_bytes(item) if isinstance(item, bytes | bytearray | str) else codecs.encode(item, accept)
+
+    async def encoded_async() -> AsyncIterator[bytes]:
+        try:
+            async for item in items:
+                yield encode(item)
+        finally:
+            await items.aclose()
+
+    def encoded() -> Iterator[bytes]:
+        try:
+            for item in items:
+                yield encode(item)
+        finally:
+            if hasattr(items, "close"):
+                items.close()  # the client went away: the user's generator's finally runs now
+
+    return encoded_async() if isinstance(items, AsyncIterator) else encoded()
 
 
 class InferenceHandler:
@@ -142,6 +170,8 @@ class InferenceHandler:
         else:
             prediction = self._default_predict(data)
         if not user.output_fn:
+            if is_stream(prediction):
+                return self._reply(_encoded_items(prediction, self.codecs, accept), accept, context)
             return self._reply(self.codecs.encode(prediction, accept), accept, context)
         return self._reply(_call(user.output_fn, prediction, accept, context=context), accept, context)
 
@@ -158,9 +188,14 @@ class InferenceHandler:
         """A Reply from what output_fn/transform_fn returned: bytes, str, (body, content_type), or data
         that a codec of the negotiated type can encode."""
         content_type = None
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
+        if isinstance(result, StreamingBody):
+            result, content_type = result.chunks, result.content_type
+        elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
             result, content_type = result
         content_type = context.response_content_type or content_type or accept
+        headers = dict(context.response_headers)
+        if is_stream(result):
+            return Reply(body=b"", content_type=content_type, headers=headers, stream=result)
         if isinstance(result, bytes | bytearray | memoryview):
             body = bytes(result)
         elif isinstance(result, str):
@@ -169,7 +204,7 @@ class InferenceHandler:
             body = self.codecs.encode(result, accept)
         else:
             raise ServeError(f"the script returned a {type(result).__name__}; expected bytes, str or (body, type)")
-        return Reply(body=body, content_type=content_type, headers=dict(context.response_headers))
+        return Reply(body=body, content_type=content_type, headers=headers)
 
     def execution_parameters(self, defaults: Mapping[str, Any]) -> dict[str, Any]:
         """`defaults`, updated with what the script's execution_parameters_fn returns (a mapping)."""

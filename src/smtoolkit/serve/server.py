@@ -1,4 +1,4 @@
-"""`serve`: gunicorn (through its BaseApplication API) running the app of serve.app.
+"""`serve`: gunicorn (through its BaseApplication API) running the app of serve.app on a WSGI or ASGI worker.
 
 The model is loaded in the master before the workers fork, so they share it copy-on-write, unless
 SAGEMAKER_PRELOAD_MODEL=false asks for one load per worker. SIGTERM stops gracefully: workers finish their
@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
 from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-untyped]
@@ -30,6 +29,7 @@ from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.startup import load_in_background, load_while_answering
+from smtoolkit.serve.wsgi import wsgi_app
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +92,11 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
             raise SystemExit(0)
         logger.info("Model loaded in %.1f s; starting %d workers", time.monotonic() - started, arbiter.num_workers)
 
-    def load(self) -> flask.Flask:
-        """Called in each worker after the fork."""
+    def load(self) -> Any:
+        """Called in each worker after the fork: the app for the worker's transport (WSGI or ASGI)."""
         if not self.settings.preload_model:
             load_in_background(self.handler.load_model, lambda: self.handler.ready, self.settings.startup_timeout)
-        return create_app(self.handler, self.settings)
+        return wsgi_app(create_app(self.handler, self.settings))
 
 
 def refuse_multi_model(settings: ServingSettings) -> None:

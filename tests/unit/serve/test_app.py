@@ -1,4 +1,4 @@
-"""The Flask app through its test client: routes, the handler pipeline, statuses and JSON error bodies."""
+"""The app on its WSGI adapter (werkzeug test client): routes, the pipeline, statuses and JSON error bodies."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from flask.testing import FlaskClient
+from werkzeug.test import Client
 
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, ServeError, UserScriptError
@@ -22,6 +22,7 @@ from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.context import CUSTOM_ATTRIBUTES
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.wsgi import wsgi_app
 
 MODEL_DIR = Path("/opt/ml/model")
 
@@ -41,12 +42,12 @@ def make_handler(load: bool = True, default_accept: str = "application/json", **
     return handler
 
 
-def client(handler: InferenceHandler | None = None, **settings: Any) -> FlaskClient:
+def client(handler: InferenceHandler | None = None, **settings: Any) -> Client:
     settings.setdefault("model_server_workers", 2)
-    return create_app(handler or make_handler(), ServingSettings(**settings)).test_client()
+    return Client(wsgi_app(create_app(handler or make_handler(), ServingSettings(**settings))))
 
 
-def invoke(test_client: FlaskClient, body: bytes = b"1,2\n", content_type: str | None = "text/csv", **headers: str):
+def invoke(test_client: Client, body: bytes = b"1,2\n", content_type: str | None = "text/csv", **headers: str):
     if content_type is not None:
         headers["Content-Type"] = content_type
     return test_client.post("/invocations", data=body, headers=headers)
@@ -188,7 +189,7 @@ def test_other_exceptions_are_500_without_details_and_logged(caplog: pytest.LogC
     def predict_fn(data, model):
         raise RuntimeError("secret connection string")
 
-    with caplog.at_level(logging.ERROR, logger="smtoolkit.serve.app"):
+    with caplog.at_level(logging.ERROR, logger="smtoolkit.serve.core.errors"):
         response = invoke(client(make_handler(predict_fn=predict_fn)))
     assert_error(response, 500, "ServeError", "predict_fn failed with RuntimeError")
     assert b"secret" not in response.data

@@ -1,4 +1,4 @@
-"""Fuzzed request bodies for every decoder, through the Flask app: the answer is never a 5xx.
+"""Fuzzed request bodies for every decoder, through the WSGI app: the answer is never a 5xx.
 
 Bodies start valid (built from generated values) and are then possibly cut, bit-flipped or spliced with random
 bytes; raw random bytes and random Content-Type / Accept headers are sent too. The model is the identity and the
@@ -16,10 +16,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from werkzeug.test import Client
 
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.app import create_app
@@ -27,6 +27,7 @@ from smtoolkit.serve.arraycodecs import encode_recordio_protobuf
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.wsgi import wsgi_app
 
 EXAMPLES = int(os.environ.get("SMTOOLKIT_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,11 +38,11 @@ class Identity:
         return data
 
 
-def _client() -> FlaskClient:
+def _client() -> Client:
     user = handlers_from(SimpleNamespace(model_fn=lambda model_dir: Identity()), "inference.py")
     handler = InferenceHandler(user, "/opt/ml/model", default_codecs(), "application/json")  # type: ignore[arg-type]
     handler.load_model()
-    return create_app(handler, ServingSettings(model_server_workers=1, max_payload_in_mb=1)).test_client()
+    return Client(wsgi_app(create_app(handler, ServingSettings(model_server_workers=1, max_payload_in_mb=1))))
 
 
 CLIENT = _client()

@@ -1,0 +1,38 @@
+"""The one place where errors become HTTP answers: a ServeError gives its status and a JSON body with its
+message, anything else a JSON 500. Tracebacks go to the log, never to the client."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from smtoolkit.errors import ServeError
+from smtoolkit.serve.core.messages import Response
+
+logger = logging.getLogger(__name__)
+
+
+class MethodNotAllowed(ServeError):
+    kind = "MethodNotAllowed"
+    status = 405
+
+
+def json_body(status: int, kind: str, message: str) -> bytes:
+    return json.dumps({"code": status, "type": kind, "message": message}).encode()
+
+
+def error_answer(error: BaseException, method: str, path: str) -> tuple[int, bytes]:
+    """(status, JSON body) for an error raised while answering `method path`; logged as it deserves."""
+    if isinstance(error, ServeError):
+        if error.status >= 500:
+            logger.error("%s %s: %s", method, path, error, exc_info=error)
+        else:
+            logger.info("%s %s: %d %s", method, path, error.status, error)
+        return error.status, json_body(error.status, error.kind, str(error))
+    logger.error("Unexpected error on %s %s", method, path, exc_info=error)
+    return 500, json_body(500, "InternalServerError", "internal server error; see the server log")
+
+
+def error_response(error: BaseException, method: str, path: str) -> Response:
+    status, body = error_answer(error, method, path)
+    return Response(status, [("Content-Type", "application/json")], body)

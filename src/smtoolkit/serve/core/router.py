@@ -1,0 +1,115 @@
+"""Router: the transport-free app. Protocols (the SageMaker contract, and later others) register routes on it;
+an adapter (serve.wsgi, serve.asgi) resolves a request's route, reads the body within the limit, calls it.
+
+A route is `blocking` when it may run user code (which can take long): the async adapter runs those in its
+thread pool and the others, such as /ping, on the event loop, so that a slow predict never delays them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from smtoolkit.errors import NotFound, PayloadTooLarge
+from smtoolkit.serve.core.errors import MethodNotAllowed, error_response
+from smtoolkit.serve.core.messages import Request, Response
+
+Endpoint = Callable[[Request], Response]
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+class ServingProtocol(Protocol):
+    """A set of routes served together (one platform's contract)."""
+
+    def register(self, router: Router) -> None: ...
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    parts = _PARAMETER.split(path)  # literal, name, literal, name, ..., literal
+    pieces = (re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+    return re.compile("".join(pieces) + r"\Z")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    endpoint: Endpoint
+    blocking: bool = True
+
+
+@dataclass
+class _Pattern:
+    regex: re.Pattern[str]
+    routes: dict[str, Route] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A request's route and the values of its path parameters (`/models/{name}` -> {"name": ...})."""
+
+    route: Route
+    params: dict[str, str]
+
+
+class Router:
+    """Routes by exact path (then by `{name}` patterns) and method; errors become JSON answers."""
+
+    def __init__(self, body_limit: int | None) -> None:
+        self.body_limit = body_limit
+        self._exact: dict[str, dict[str, Route]] = {}
+        self._patterns: dict[str, _Pattern] = {}
+
+    def mount(self, protocol: ServingProtocol) -> Router:
+        protocol.register(self)
+        return self
+
+    def add(self, method: str, path: str, endpoint: Endpoint, *, blocking: bool = True) -> None:
+        route = Route(method.upper(), path, endpoint, blocking)
+        if "{" not in path:
+            table = self._exact.setdefault(path, {})
+        else:
+            table = self._patterns.setdefault(path, _Pattern(_compile(path))).routes
+        if route.method in table:
+            raise ValueError(f"{route.method} {path} is registered twice")
+        table[route.method] = route
+
+    def resolve(self, method: str, path: str) -> Resolved:
+        """The route for `method path`; NotFound (404) or MethodNotAllowed (405) when there is none."""
+        params: dict[str, str] = {}
+        table = self._exact.get(path)
+        if table is None:
+            for pattern in self._patterns.values():
+                if match := pattern.regex.match(path):
+                    table, params = pattern.routes, match.groupdict()
+                    break
+            else:
+                raise NotFound(f"no route {path}")
+        route = table.get(method)
+        if route is None:
+            raise MethodNotAllowed(f"{path} takes {', '.join(sorted(table))}, not {method}")
+        return Resolved(route, params)
+
+    def check_length(self, declared: int | None) -> None:
+        """PayloadTooLarge (413) when a declared Content-Length is over the limit: answered before reading."""
+        limit = self.body_limit
+        if limit is not None and declared is not None and declared > limit:
+            raise PayloadTooLarge(f"the body has {declared} bytes; the limit is {limit} (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
+
+    def call(self, resolved: Resolved, request: Request) -> Response:
+        """The endpoint's answer; any error it raises as a JSON answer."""
+        request.path_params = resolved.params
+        try:
+            return resolved.route.endpoint(request)
+        except Exception as error:
+            return error_response(error, request.method, request.path)
+
+    def handle(self, request: Request) -> Response:
+        """Resolve and call in one go (the body already read): for tests and in-process callers."""
+        try:
+            resolved = self.resolve(request.method, request.path)
+        except Exception as error:
+            return error_response(error, request.method, request.path)
+        return self.call(resolved, request)
