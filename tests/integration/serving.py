@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import psutil
+import pytest
+
+# Every contract test runs on each worker class (gthread with 2 threads, to exercise them).
+WORKER_CLASSES = ("async", "sync", "gthread")
 
 
 @dataclass
@@ -91,8 +95,24 @@ def server_env(base: Path, port: int, extra: Mapping[str, str]) -> dict[str, str
     return env
 
 
-def start(base: Path, script: str | None, **extra: str) -> Server:
-    """`serve` with base as SAGEMAKER_BASE_DIR; `script` (dedented) as code/inference.py unless None."""
+@pytest.fixture(scope="module", params=WORKER_CLASSES)
+def worker_class(request: pytest.FixtureRequest) -> str:
+    """The worker class the tests of a module run on, one after the other (import it into the module)."""
+    return str(request.param)
+
+
+def worker_env(worker_class: str | None) -> dict[str, str]:
+    if worker_class is None:
+        return {}
+    env = {"SAGEMAKER_MODEL_SERVER_WORKER_CLASS": worker_class}
+    if worker_class == "gthread":
+        env["SAGEMAKER_MODEL_SERVER_THREADS"] = "2"
+    return env
+
+
+def start(base: Path, script: str | None, worker_class: str | None = None, **extra: str) -> Server:
+    """`serve` with base as SAGEMAKER_BASE_DIR; `script` (dedented) as code/inference.py unless None;
+    `worker_class` as SAGEMAKER_MODEL_SERVER_WORKER_CLASS (None: the default)."""
     (base / "code").mkdir(parents=True, exist_ok=True)
     (base / "model").mkdir(exist_ok=True)
     if script is not None:
@@ -100,7 +120,10 @@ def start(base: Path, script: str | None, **extra: str) -> Server:
     port = free_port()
     log = (base / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "smtoolkit.serve"], env=server_env(base, port, extra), stdout=log, stderr=log
+        [sys.executable, "-m", "smtoolkit.serve"],
+        env=server_env(base, port, {**worker_env(worker_class), **extra}),
+        stdout=log,
+        stderr=log,
     )
     return Server(port, process, base, log)
 

@@ -18,12 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.serving import Reply, Server, ping, start, stop, wait_for, wait_ready
+from tests.integration.serving import Reply, Server, ping, start, stop, wait_for, wait_ready, worker_class
+
+__all__ = ["worker_class"]  # the fixture that runs this module once per worker class
 
 pytestmark = pytest.mark.integration
 
 SCRIPT = """
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -50,7 +53,8 @@ def predict_fn(data, model, context):
         if "whoami" in data:
             return {"pid": os.getpid()}
         if "sleep" in data:  # busy-<worker pid> tells the test which worker holds the request
-            (Path(context.system_properties["model_dir"]) / f"busy-{os.getpid()}").touch()
+            busy = f"busy-{os.getpid()}-{threading.get_ident()}"
+            (Path(context.system_properties["model_dir"]) / busy).touch()
             time.sleep(data["sleep"])
         if "status" in data:
             raise ServeError(data["message"], status=data["status"])
@@ -63,9 +67,9 @@ def predict_fn(data, model, context):
 
 
 @pytest.fixture(scope="module")
-def loading_pings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Reply, Reply]]:
+def loading_pings(tmp_path_factory: pytest.TempPathFactory, worker_class: str) -> Iterator[tuple[Server, Reply, Reply]]:
     """A server, the first /ping answer while model_fn waits, and the first after it returned."""
-    server = start(tmp_path_factory.mktemp("serve") / "opt" / "ml", SCRIPT)
+    server = start(tmp_path_factory.mktemp("serve") / "opt" / "ml", SCRIPT, worker_class)
     try:
         first = wait_for(lambda: ping(server), 20, "a /ping answer")
         (server.base / "model" / "release").touch()
@@ -152,10 +156,15 @@ def test_custom_attributes_round_trip(server: Server):
     assert reply.headers["x-amzn-sagemaker-custom-attributes"] == "echo:trace-id=42"
 
 
-def test_execution_parameters(server: Server):
+def test_execution_parameters(server: Server, worker_class: str):
     reply = server.request("GET", "/execution-parameters")
     assert reply.headers["content-type"] == "application/json"
-    assert reply.json() == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 1}
+    concurrency = 4 if worker_class == "gthread" else 2  # workers x threads
+    assert reply.json() == {
+        "MaxConcurrentTransforms": concurrency,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 1,
+    }
 
 
 def test_concurrent_requests_each_get_their_own_answer(server: Server):
@@ -209,11 +218,12 @@ def test_no_access_log_by_default(server: Server):
     assert '"GET /ping HTTP' not in output and '"POST /invocations HTTP' not in output
 
 
-def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path):
+def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path, worker_class: str):
     base = tmp_path / "opt" / "ml"
     (base / "model").mkdir(parents=True)
     (base / "model" / "release").touch()
-    server = start(base, SCRIPT, SAGEMAKER_PRELOAD_MODEL="false")
+    pool = {"SAGEMAKER_MODEL_SERVER_THREADS": "2"} if worker_class == "async" else {}  # one worker may take both
+    server = start(base, SCRIPT, worker_class, SAGEMAKER_PRELOAD_MODEL="false", **pool)
     try:
         wait_ready(server, 20)
         # /ping answers once one worker has loaded the model; a request sent while the other still loads would
@@ -227,7 +237,7 @@ def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path
         threads = [threading.Thread(target=slow) for _ in range(2)]
         for thread in threads:
             thread.start()
-        wait_for(lambda: len(_busy_workers(base)) == 2, 10, "both workers to hold a request")
+        wait_for(lambda: len(list((base / "model").glob("busy-*"))) == 2, 10, "both requests to reach predict_fn")
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(10) == 0
@@ -239,8 +249,8 @@ def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path
         stop(server)
 
 
-def test_sigterm_while_the_model_loads_exits_0(tmp_path: Path):
-    server = start(tmp_path / "opt" / "ml", SCRIPT)  # no release file: model_fn waits
+def test_sigterm_while_the_model_loads_exits_0(tmp_path: Path, worker_class: str):
+    server = start(tmp_path / "opt" / "ml", SCRIPT, worker_class)  # no release file: model_fn waits
     try:
         first = wait_for(lambda: ping(server), 20, "a /ping answer")
         assert first.status == 503
@@ -251,9 +261,9 @@ def test_sigterm_while_the_model_loads_exits_0(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("preload", "status"), [("true", 1), ("false", 3)])
-def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, preload: str, status: int):
+def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, preload: str, status: int, worker_class):
     script = "def model_fn(model_dir):\n    raise OSError('no weights here')\n"
-    server = start(tmp_path / "opt" / "ml", script, SAGEMAKER_PRELOAD_MODEL=preload)
+    server = start(tmp_path / "opt" / "ml", script, worker_class, SAGEMAKER_PRELOAD_MODEL=preload)
     try:
         assert server.process.wait(20) == status
         assert "model_fn failed: OSError: no weights here" in server.output()
@@ -262,8 +272,8 @@ def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, prel
         stop(server)
 
 
-def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path):
-    server = start(tmp_path / "opt" / "ml", "def predict_fn(data, model):\n    return data\n")
+def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path, worker_class: str):
+    server = start(tmp_path / "opt" / "ml", "def predict_fn(data, model):\n    return data\n", worker_class)
     try:
         assert server.process.wait(20) == 2  # the entry point is wrong: a configuration error
         assert "defines no model_fn(model_dir)" in server.output()

@@ -4,16 +4,18 @@ requirements.txt installed from a local wheel folder before the workers start; f
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.serving import start, stop, wait_ready
+from tests.integration.serving import start, stop, wait_ready, worker_class
 from tests.integration.test_train import _wheel
 from tests.s3server import S3Server
 
 pytestmark = pytest.mark.integration
+__all__ = ["worker_class"]  # the fixture that runs this module once per worker class
 
 SCRIPT = """
 import smtk_serve_dep
@@ -35,16 +37,24 @@ def _tarball(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def test_code_from_a_tarball_with_requirements_from_a_wheel_folder(tmp_path: Path):
+def test_code_from_a_tarball_with_requirements_from_a_wheel_folder(tmp_path: Path, worker_class: str):
     wheels, site = tmp_path / "wheels", tmp_path / "site"
     _wheel(wheels, "smtk_serve_dep", "1.0", "FACTOR = 3\n")
     requirements = f"--no-index\n--find-links {wheels}\nsmtk_serve_dep==1.0\n"
     archive = tmp_path / "sourcedir.tar.gz"
     archive.write_bytes(_tarball({"predictor.py": SCRIPT, "requirements.txt": requirements}))
     # PIP_TARGET keeps the test venv clean: pip installs there and the server finds it on PYTHONPATH.
-    extra = {"PIP_TARGET": str(site), "PYTHONPATH": str(site)}
+    extra = {
+        "PIP_TARGET": str(site),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+    }
     server = start(
-        tmp_path / "ml", None, SAGEMAKER_SUBMIT_DIRECTORY=str(archive), SAGEMAKER_PROGRAM="predictor.py", **extra
+        tmp_path / "ml",
+        None,
+        worker_class,
+        SAGEMAKER_SUBMIT_DIRECTORY=str(archive),
+        SAGEMAKER_PROGRAM="predictor.py",
+        **extra,
     )
     try:
         wait_ready(server, 60)
@@ -58,13 +68,13 @@ def test_code_from_a_tarball_with_requirements_from_a_wheel_folder(tmp_path: Pat
         stop(server)
 
 
-def test_code_from_s3(tmp_path: Path, s3_server: S3Server, s3_env: dict[str, str]):
+def test_code_from_s3(tmp_path: Path, s3_server: S3Server, s3_env: dict[str, str], worker_class: str):
     client = s3_server.client()
     script = "def model_fn(model_dir):\n    return lambda data: data + 1\n"
     bucket = s3_env["SMTOOLKIT_TEST_BUCKET"]
     client.put_object(Bucket=bucket, Key="model/source/sourcedir.tar.gz", Body=_tarball({"inference.py": script}))
     uri = f"s3://{bucket}/model/source/sourcedir.tar.gz"
-    server = start(tmp_path / "ml", None, SAGEMAKER_SUBMIT_DIRECTORY=uri, **s3_env)
+    server = start(tmp_path / "ml", None, worker_class, SAGEMAKER_SUBMIT_DIRECTORY=uri, **s3_env)
     try:
         wait_ready(server, 30)
         assert server.invoke(b"[1, 2]", "application/json").json() == [2, 3]
@@ -72,9 +82,9 @@ def test_code_from_s3(tmp_path: Path, s3_server: S3Server, s3_env: dict[str, str
         stop(server)
 
 
-def test_a_missing_s3_object_stops_serve_at_startup(tmp_path: Path, s3_env: dict[str, str]):
+def test_a_missing_s3_object_stops_serve_at_startup(tmp_path: Path, s3_env: dict[str, str], worker_class: str):
     uri = f"s3://{s3_env['SMTOOLKIT_TEST_BUCKET']}/nothing/here.tar.gz"
-    server = start(tmp_path / "ml", None, SAGEMAKER_SUBMIT_DIRECTORY=uri, **s3_env)
+    server = start(tmp_path / "ml", None, worker_class, SAGEMAKER_SUBMIT_DIRECTORY=uri, **s3_env)
     try:
         assert server.process.wait(30) == 1
         output = server.output()
@@ -84,11 +94,11 @@ def test_a_missing_s3_object_stops_serve_at_startup(tmp_path: Path, s3_env: dict
         stop(server)
 
 
-def test_a_failed_install_stops_serve_with_pips_error(tmp_path: Path):
+def test_a_failed_install_stops_serve_with_pips_error(tmp_path: Path, worker_class: str):
     base = tmp_path / "ml"
     (base / "code").mkdir(parents=True)
     (base / "code" / "requirements.txt").write_text("--no-index\nsmtk-missing-package==9.9\n")
-    server = start(base, "def model_fn(model_dir):\n    return None\n")
+    server = start(base, "def model_fn(model_dir):\n    return None\n", worker_class)
     try:
         assert server.process.wait(60) == 1
         output = server.output()

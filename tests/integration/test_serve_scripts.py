@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.serving import Server, start, stop, wait_for, wait_ready
+from tests.integration.serving import Server, start, stop, wait_for, wait_ready, worker_class
 
 pytestmark = pytest.mark.integration
+__all__ = ["worker_class"]  # the fixture that runs this module once per worker class
 
 PIPELINE_SCRIPT = """
 import json
@@ -69,11 +70,11 @@ def execution_parameters_fn():
 
 
 @pytest.fixture(scope="module")
-def pipeline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def pipeline_server(tmp_path_factory: pytest.TempPathFactory, worker_class: str) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("pipeline") / "ml"
     (base / "model").mkdir(parents=True)
     (base / "model" / "weights.json").write_text(json.dumps({"scale": 2}))
-    server = start(base, PIPELINE_SCRIPT)
+    server = start(base, PIPELINE_SCRIPT, worker_class)
     try:
         wait_ready(server, 20)
         yield server
@@ -106,8 +107,13 @@ def test_pipeline_input_fn_failure_is_a_500_without_its_message(pipeline_server:
 
 
 @pytest.fixture(scope="module")
-def transform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start(tmp_path_factory.mktemp("transform") / "ml", TRANSFORM_SCRIPT, SAGEMAKER_MODEL_SERVER_ACCESS_LOG="1")
+def transform_server(tmp_path_factory: pytest.TempPathFactory, worker_class: str) -> Iterator[Server]:
+    server = start(
+        tmp_path_factory.mktemp("transform") / "ml",
+        TRANSFORM_SCRIPT,
+        worker_class,
+        SAGEMAKER_MODEL_SERVER_ACCESS_LOG="1",
+    )
     try:
         wait_ready(server, 20)
         yield server
@@ -135,11 +141,11 @@ def test_access_log_when_asked_for_skips_ping(transform_server: Server):
     assert '"GET /ping' not in transform_server.output()
 
 
-def test_script_in_the_sdk_layout_model_code(tmp_path: Path):
+def test_script_in_the_sdk_layout_model_code(tmp_path: Path, worker_class: str):
     base = tmp_path / "ml"
     (base / "model" / "code").mkdir(parents=True)
     (base / "model" / "code" / "inference.py").write_text(TRANSFORM_SCRIPT)
-    server = start(base, None)
+    server = start(base, None, worker_class)
     try:
         wait_ready(server, 20)
         assert server.invoke(b"2,3\n", "text/csv").json() == [5.0]

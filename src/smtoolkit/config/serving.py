@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from smtoolkit import hardware
 from smtoolkit.config.batch import VariableSpelling, parse_batch_strategy, variable_spelling
 from smtoolkit.config.settings import EnvSettings
+from smtoolkit.errors import did_you_mean
 from smtoolkit.logs import parse_log_level
 
 ENV_PREFIX = "SAGEMAKER_"
@@ -22,6 +23,13 @@ MEBIBYTE = 1024 * 1024
 MAX_TRANSFORM_BUDGET_MB = 100
 
 BatchStrategy = VariableSpelling
+WorkerClass = Literal["async", "sync", "gthread"]
+WORKER_CLASS_NAMES: dict[str, WorkerClass] = {
+    "async": "async",
+    "uvicorn": "async",
+    "sync": "sync",
+    "gthread": "gthread",
+}
 
 
 def normalise_batch_strategy(value: str) -> str | None:
@@ -53,10 +61,13 @@ class ServingSettings(EnvSettings):
     model_server_timeout_seconds: int | None = Field(
         None, ge=1, description="Same as MODEL_SERVER_TIMEOUT, and wins when both are set. Default unset."
     )
-    model_server_worker_class: Literal["sync", "gthread"] = Field(
-        "sync", description="gunicorn worker class, sync or gthread (smtoolkit's own). Default sync."
+    model_server_worker_class: WorkerClass = Field(
+        "async",
+        description="Worker class: async (uvicorn under gunicorn; also `uvicorn`), sync or gthread. Default async.",
     )
-    model_server_threads: int = Field(1, ge=1, description="Threads per gthread worker (smtoolkit's own). Default 1.")
+    model_server_threads: int = Field(
+        1, ge=1, description="Requests a worker runs user code for at once (async, gthread). Default 1."
+    )
     model_server_graceful_timeout: int = Field(
         25, ge=0, description="Seconds to finish requests after SIGTERM (smtoolkit's own). Default 25."
     )
@@ -112,6 +123,17 @@ class ServingSettings(EnvSettings):
             raise ValueError("expected 1 <= XXXX <= YYYY <= 65535")
         return value
 
+    @field_validator("model_server_worker_class", mode="before")
+    @classmethod
+    def _worker_class(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = value.strip().lower()
+        if name not in WORKER_CLASS_NAMES:
+            hint = did_you_mean(name, WORKER_CLASS_NAMES)
+            raise ValueError(f"expected one of {', '.join(WORKER_CLASS_NAMES)}{hint}")
+        return WORKER_CLASS_NAMES[name]
+
     @field_validator("bind_to_address")
     @classmethod
     def _check_address(cls, value: str) -> str:
@@ -147,10 +169,10 @@ class ServingSettings(EnvSettings):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> ServingSettings:
-        if self.model_server_threads > 1 and self.model_server_worker_class != "gthread":
+        if self.model_server_threads > 1 and self.model_server_worker_class == "sync":
             raise ValueError(
                 f"{ENV_PREFIX}MODEL_SERVER_THREADS={self.model_server_threads} needs "
-                f"{ENV_PREFIX}MODEL_SERVER_WORKER_CLASS=gthread"
+                f"{ENV_PREFIX}MODEL_SERVER_WORKER_CLASS=async or gthread (a sync worker runs one request at a time)"
             )
         if self.max_concurrent_transforms and self.max_payload_in_mb:
             product = self.max_concurrent_transforms * self.max_payload_in_mb

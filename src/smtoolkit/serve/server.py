@@ -26,6 +26,7 @@ from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import create_app
 from smtoolkit.serve.code import prepare_code
 from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.startup import load_in_background, load_while_answering
@@ -33,6 +34,7 @@ from smtoolkit.serve.wsgi import wsgi_app
 
 logger = logging.getLogger(__name__)
 
+GUNICORN_WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "async": "smtoolkit.serve.uvicorn_worker.AsyncWorker"}
 SHM_DIR = Path("/dev/shm")  # the workers' heartbeat files: memory-backed, so a slow disk cannot stall them
 
 
@@ -52,7 +54,7 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
     return {
         "bind": [f"{host}:{settings.bind_to_port}"],
         "workers": settings.workers(),
-        "worker_class": settings.model_server_worker_class,
+        "worker_class": GUNICORN_WORKER_CLASSES[settings.model_server_worker_class],
         "threads": settings.model_server_threads,
         "timeout": settings.timeout,
         "graceful_timeout": settings.model_server_graceful_timeout,
@@ -96,7 +98,13 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         """Called in each worker after the fork: the app for the worker's transport (WSGI or ASGI)."""
         if not self.settings.preload_model:
             load_in_background(self.handler.load_model, lambda: self.handler.ready, self.settings.startup_timeout)
-        return wsgi_app(create_app(self.handler, self.settings))
+        quiet_stream_aborts("gunicorn.error")
+        app = create_app(self.handler, self.settings)
+        if self.settings.model_server_worker_class == "async":
+            from smtoolkit.serve.asgi import ASGIAdapter
+
+            return ASGIAdapter(app, self.settings.model_server_threads, self.settings.timeout)
+        return wsgi_app(app)
 
 
 def refuse_multi_model(settings: ServingSettings) -> None:

@@ -17,7 +17,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch):
     assert settings.max_payload_bytes == 6 * 1024 * 1024
     assert settings.default_invocations_accept == "application/json"
     assert settings.program_name == "inference.py" and settings.preload_model
-    assert settings.model_server_worker_class == "sync" and settings.container_log_level == 20
+    assert settings.model_server_worker_class == "async" and settings.container_log_level == 20
     assert settings.execution_parameters() == {
         "MaxConcurrentTransforms": 3,
         "BatchStrategy": "MULTI_RECORD",
@@ -71,6 +71,11 @@ def test_timeout_seconds_wins(monkeypatch: pytest.MonkeyPatch):
     assert load_serving_settings().timeout == 300
 
 
+@pytest.mark.parametrize(("given", "meant"), [("uvicorn", "async"), (" Async ", "async"), ("SYNC", "sync")])
+def test_worker_class_takes_friendly_names(given: str, meant: str):
+    assert ServingSettings(model_server_worker_class=given).model_server_worker_class == meant  # type: ignore[arg-type]
+
+
 def test_derived_concurrency_stays_within_the_platform_budget():
     settings = ServingSettings(model_server_workers=8, max_payload_in_mb=50)
     assert settings.execution_parameters()["MaxConcurrentTransforms"] == 2
@@ -87,7 +92,8 @@ def test_derived_concurrency_stays_within_the_platform_budget():
         ("SAGEMAKER_SAFE_PORT_RANGE", "2000", 'expected a port range "XXXX-YYYY"'),
         ("SAGEMAKER_SAFE_PORT_RANGE", "3000-2000", "XXXX <= YYYY"),
         ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "greater than or equal to 1"),
-        ("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "gevent", "'sync' or 'gthread'"),
+        ("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "gevent", "expected one of async, uvicorn, sync, gthread"),
+        ("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "gtread", "(did you mean gthread?)"),
         ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "less than or equal to 100"),
         ("SAGEMAKER_BATCH_STRATEGY", "ALL", "'MULTI_RECORD' or 'SINGLE_RECORD'"),
         ("SAGEMAKER_BATCH", "maybe", "valid boolean"),
@@ -115,7 +121,10 @@ def test_several_errors_are_reported_together(monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"SAGEMAKER_MODEL_SERVER_THREADS": "4"}, "needs SAGEMAKER_MODEL_SERVER_WORKER_CLASS=gthread"),
+        (
+            {"SAGEMAKER_MODEL_SERVER_THREADS": "4", "SAGEMAKER_MODEL_SERVER_WORKER_CLASS": "sync"},
+            "needs SAGEMAKER_MODEL_SERVER_WORKER_CLASS=async or gthread",
+        ),
         (
             {"SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "20", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "6"},
             "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS x SAGEMAKER_MAX_PAYLOAD_IN_MB is 120",

@@ -1,0 +1,194 @@
+"""The core router on ASGI, for the async worker (uvicorn on gunicorn, serve.uvicorn_worker).
+
+Routes that run user code run in a bounded thread pool (SAGEMAKER_MODEL_SERVER_THREADS threads per worker), so
+the event loop stays free for /ping and for reading and writing other connections. A streamed response goes out
+as its items come; a client that disconnects closes the stream's source (its `finally` runs). A body over the
+limit by its Content-Length is answered 413 unread, and uvicorn drops the rest of it as it arrives, keeping the
+connection, so the client reads the 413 rather than a reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from smtoolkit.errors import ServeError
+from smtoolkit.serve.core.body import BodyBuffer
+from smtoolkit.serve.core.errors import error_response
+from smtoolkit.serve.core.messages import Headers, Request, Response, Stream
+from smtoolkit.serve.core.router import Resolved, Router
+from smtoolkit.serve.core.streams import as_bytes, log_failure
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+_END = object()
+
+
+class HandlerTimeout(ServeError):
+    kind = "HandlerTimeout"
+    status = 504
+
+
+def _latin1(pairs: list[tuple[bytes, bytes]]) -> Iterator[tuple[str, str]]:
+    for name, value in pairs:
+        yield name.decode("latin-1"), value.decode("latin-1")
+
+
+def _wire_headers(response: Response, length: int | None) -> list[tuple[bytes, bytes]]:
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    return headers
+
+
+async def send_whole(send: Send, response: Response) -> None:
+    start = {"type": "http.response.start", "status": response.status}
+    await send({**start, "headers": _wire_headers(response, len(response.body))})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class ASGIAdapter:
+    """The ASGI app of a Router; `threads` bound how many user calls run at once in this process."""
+
+    def __init__(self, router: Router, threads: int, timeout: float) -> None:
+        self.router = router
+        self.threads = threads
+        self.timeout = timeout
+        self._pool: ThreadPoolExecutor | None = None  # made in the worker, after the fork
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="smtoolkit-handler")
+        return self._pool
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan is turned off in the worker; nothing else is served
+        method, path = scope["method"], scope["path"]
+        request = Request(method, path, scope["query_string"].decode("latin-1"), Headers(_latin1(scope["headers"])))
+        router = self.router
+        try:
+            resolved = router.resolve(method, path)
+            router.check_length(request.content_length)
+            request.body = await self._read_body(receive, request)
+        except Exception as error:
+            response = error_response(error, method, path)
+        else:
+            if resolved.route.blocking:
+                response = await self._in_pool(resolved, request)
+            else:
+                response = router.call(resolved, request)
+        if response.stream is None:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": _wire_headers(response, len(response.body)),
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
+            return
+        await StreamSender(self, response, f"{method} {path}").run(send, receive)
+
+    async def _in_pool(self, resolved: Resolved, request: Request) -> Response:
+        future = asyncio.get_running_loop().run_in_executor(self.pool, self.router.call, resolved, request)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            logger.error(
+                "A handler ran over %s s (SAGEMAKER_MODEL_SERVER_TIMEOUT); it cannot be stopped in its thread, "
+                "so this worker stops and gunicorn starts a new one",
+                self.timeout,
+            )
+            os.kill(os.getpid(), signal.SIGTERM)
+            timeout = HandlerTimeout(f"the handler ran over {self.timeout} s")
+            return error_response(timeout, request.method, request.path)
+
+    async def _read_body(self, receive: Receive, request: Request) -> bytes:
+        declared = request.content_length
+        if declared == 0 or (declared is None and "chunked" not in request.headers.get("transfer-encoding", "")):
+            return b""
+        buffer = BodyBuffer(declared, self.router.body_limit)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ServeError("the client went away while sending the body", status=400)
+            buffer.add(message.get("body", b""))
+            if not message.get("more_body", False):
+                return buffer.finish()
+
+
+class StreamSender:
+    """Sends a streamed response. The first item is fetched before the status goes out, so that a source
+    failing at once still gets a JSON error answer; later failures end the response unfinished."""
+
+    def __init__(self, adapter: ASGIAdapter, response: Response, where: str) -> None:
+        self.adapter, self.response, self.where = adapter, response, where
+        source = response.stream
+        assert source is not None
+        self.source: Stream = source
+        self.disconnected = asyncio.Event()
+
+    async def _next(self) -> Any:
+        source = self.source
+        if isinstance(source, AsyncIterator):
+            return await anext(source, _END)
+        return await asyncio.get_running_loop().run_in_executor(self.adapter.pool, next, source, _END)
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected.set()
+
+    async def run(self, send: Send, receive: Receive) -> None:
+        watcher = asyncio.ensure_future(self._watch(receive))
+        try:
+            await self._send_all(send)
+        finally:
+            watcher.cancel()
+            await self._close()
+
+    async def _send_all(self, send: Send) -> None:
+        response, sent = self.response, 0
+        try:
+            first = await self._next()
+        except Exception as error:
+            failed = error_response(error, *self.where.split(" ", 1))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": failed.status,
+                    "headers": _wire_headers(failed, len(failed.body)),
+                }
+            )
+            await send({"type": "http.response.body", "body": failed.body})
+            return
+        await send({"type": "http.response.start", "status": response.status, "headers": _wire_headers(response, None)})
+        item = first
+        try:
+            while item is not _END and not self.disconnected.is_set():
+                await send({"type": "http.response.body", "body": as_bytes(item), "more_body": True})
+                sent += 1
+                item = await self._next()
+        except Exception as error:
+            raise log_failure(error, sent, self.where) from None
+        if not self.disconnected.is_set():
+            await send({"type": "http.response.body", "body": b""})
+
+    async def _close(self) -> None:
+        source = self.source
+        if isinstance(source, AsyncIterator):
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        elif hasattr(source, "close"):
+            await asyncio.get_running_loop().run_in_executor(self.adapter.pool, source.close)
