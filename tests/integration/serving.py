@@ -149,3 +149,43 @@ def ping(server: Server) -> Reply | None:
 
 def wait_ready(server: Server, timeout: float = 30) -> None:
     wait_for(lambda: (r := ping(server)) is not None and r.status == 200, timeout, "/ping 200")
+
+
+class ChunkedReader:
+    """A raw-socket client of one streamed answer: the head, then each chunk as the server sends it."""
+
+    def __init__(self, server: Server, body: bytes, content_type: str, timeout: float = 10) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        head = (
+            f"POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode() + body)
+        self.file = self.sock.makefile("rb")
+        status_line = self.file.readline()
+        self.status = int(status_line.split()[1])
+        self.headers: dict[str, str] = {}
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+
+    def chunk(self) -> bytes | None:
+        """The next chunk's data; None for the last (empty) chunk. EOFError when the body ends unfinished."""
+        size_line = self.file.readline()
+        if not size_line:
+            raise EOFError("the connection closed before the last chunk")
+        size = int(size_line.split(b";")[0], 16)
+        data = self.file.read(size + 2)
+        if len(data) < size + 2:
+            raise EOFError("the connection closed inside a chunk")
+        return data[:-2] if size else None
+
+    def rest(self) -> list[bytes]:
+        chunks = []
+        while (data := self.chunk()) is not None:
+            chunks.append(data)
+        return chunks
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()

@@ -1,7 +1,8 @@
 """The inference server of SageMaker's serving contract: /ping, /invocations, /execution-parameters.
 
 `run_server(settings, script, model_dir)` serves an inference script with gunicorn; `create_app` builds
-the Flask app alone; `Context` is what handler functions taking a `context` argument receive.
+the transport-free app alone; `Context` is what handler functions taking a `context` argument receive;
+`sse` and `json_lines` frame a streamed answer (serve.streaming).
 Imported lazily, so that `import smtoolkit.serve` stays cheap.
 """
 
@@ -13,14 +14,17 @@ if TYPE_CHECKING:
     from smtoolkit.serve.app import create_app
     from smtoolkit.serve.context import Context
     from smtoolkit.serve.server import main, run_server
+    from smtoolkit.serve.streaming import json_lines, sse
 
-__all__ = ["Context", "create_app", "main", "run_server"]
+__all__ = ["Context", "create_app", "json_lines", "main", "run_server", "sse"]
 
 _WHERE = {
     "Context": "smtoolkit.serve.context",
     "create_app": "smtoolkit.serve.app",
     "main": "smtoolkit.serve.server",
     "run_server": "smtoolkit.serve.server",
+    "sse": "smtoolkit.serve.streaming",
+    "json_lines": "smtoolkit.serve.streaming",
 }
 
 

@@ -96,19 +96,28 @@ class _Drained:
 
 
 class WSGIStream:
-    """A streamed response as a WSGI iterable: items as they come; close() closes the source."""
+    """A streamed response as a WSGI iterable: items as they come; close() closes the source.
+
+    `first()` fetches the first item before the status goes out, so that a source failing at once still gets
+    a JSON error answer; later failures end the response unfinished (serve.core.streams)."""
 
     def __init__(self, source: Stream, where: str) -> None:
         self.where = where
         self.loop: asyncio.AbstractEventLoop | None = None
         self.source = source
+        self.items = iter(self._items())
+        self.head: Any = _END
+
+    def first(self) -> None:
+        self.head = next(self.items, _END)
 
     def __iter__(self) -> Iterator[bytes]:
-        sent = 0
+        sent, item = 0, self.head
         try:
-            for item in self._items():
+            while item is not _END:
                 yield as_bytes(item)
                 sent += 1
+                item = next(self.items, _END)
         except Exception as error:
             raise log_failure(error, sent, self.where) from None
 
@@ -161,11 +170,18 @@ class WSGIAdapter:
                 return _Drained(response.body, environ, declared)
         else:
             response = router.call(resolved, request)
-        if response.stream is None:
-            start_response(status_line(response.status), _with_length(response))
-            return [response.body]
-        start_response(status_line(response.status), response.headers)  # no length: sent chunked
-        return WSGIStream(response.stream, f"{method} {path}")
+        if response.stream is not None:
+            stream = WSGIStream(response.stream, f"{method} {path}")
+            try:
+                stream.first()
+            except Exception as error:
+                stream.close()
+                response = error_response(error, method, path)
+            else:
+                start_response(status_line(response.status), response.headers)  # no length: sent chunked
+                return stream
+        start_response(status_line(response.status), _with_length(response))
+        return [response.body]
 
 
 def _with_length(response: Response) -> list[tuple[str, str]]:
