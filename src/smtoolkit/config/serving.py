@@ -21,6 +21,8 @@ DEFAULT_PROGRAM = "inference.py"
 MEBIBYTE = 1024 * 1024
 # The platform's rule for batch transform: MaxConcurrentTransforms x MaxPayloadInMB <= 100.
 MAX_TRANSFORM_BUDGET_MB = 100
+# Batch transform sends at most 100 MB; asynchronous inference up to 1 GB.
+MAX_PAYLOAD_MB = 1024
 
 BatchStrategy = VariableSpelling
 WorkerClass = Literal["async", "sync", "gthread"]
@@ -79,7 +81,10 @@ class ServingSettings(EnvSettings):
         True, description="Load the model once before forking workers; false: in each worker. Default true."
     )
     max_payload_in_mb: int = Field(
-        6, ge=0, le=100, description="Largest request body in MB (MiB); 0 means no limit. Default 6."
+        6,
+        ge=0,
+        le=MAX_PAYLOAD_MB,
+        description="Largest request body in MB (MiB), up to 1024 (async inference); 0: no limit. Default 6.",
     )
     max_concurrent_transforms: int | None = Field(
         None,
@@ -204,12 +209,13 @@ class ServingSettings(EnvSettings):
     def execution_parameters(self) -> dict[str, Any]:
         """The body of GET /execution-parameters, within the platform's limits."""
         concurrency = self.max_concurrent_transforms or self.workers() * self.model_server_threads
-        if self.max_payload_in_mb:
-            concurrency = min(concurrency, MAX_TRANSFORM_BUDGET_MB // self.max_payload_in_mb)
+        payload = min(self.max_payload_in_mb, MAX_TRANSFORM_BUDGET_MB)  # batch's own bound, whatever we accept
+        if payload:
+            concurrency = min(concurrency, MAX_TRANSFORM_BUDGET_MB // payload)
         return {
             "MaxConcurrentTransforms": max(1, concurrency),
             "BatchStrategy": self.batch_strategy or "MULTI_RECORD",
-            "MaxPayloadInMB": self.max_payload_in_mb,
+            "MaxPayloadInMB": payload,
         }
 
 

@@ -91,6 +91,13 @@ class CodecRegistry:
             return codec.decode(body, content_type.params)
         except ValueError as exc:
             raise BadRequest(f"the body is not valid {content_type.name}: {exc}") from None
+        except RecursionError:
+            raise BadRequest(f"the body is not valid {content_type.name}: too deeply nested to decode") from None
+        except ServeError:
+            raise
+        except Exception as exc:  # whatever a decoder raises on a body it cannot take is the body's fault: a 400
+            reason = f"{type(exc).__name__}: {exc}"
+            raise BadRequest(f"the body is not valid {content_type.name}: {reason}") from None
 
     def encode(self, data: Any, media_type: str) -> bytes:
         """The prediction encoded as `media_type` (one `negotiate` chose); a 500 when it cannot be."""

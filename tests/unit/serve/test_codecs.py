@@ -193,3 +193,9 @@ def test_registry_lists_and_replaces_codecs():
     registry = CodecRegistry([Codec("a/b", decode=lambda body, params: body)])
     registry.register(Codec("A/B", encode=lambda data: b"x"))
     assert registry.decodable == () and registry.encodable == ("a/b",)
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "application/jsonlines"])
+def test_a_body_too_deep_for_the_decoder_is_a_400(media_type: str):
+    with pytest.raises(BadRequest, match="too deeply nested"):
+        default_codecs().decode(b"[" * 100_000 + b"]" * 100_000, MediaType.parse(media_type))

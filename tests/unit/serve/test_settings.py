@@ -94,7 +94,7 @@ def test_derived_concurrency_stays_within_the_platform_budget():
         ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "greater than or equal to 1"),
         ("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "gevent", "expected one of async, uvicorn, sync, gthread"),
         ("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "gtread", "(did you mean gthread?)"),
-        ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "less than or equal to 100"),
+        ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "1025", "less than or equal to 1024"),
         ("SAGEMAKER_BATCH_STRATEGY", "ALL", "'MULTI_RECORD' or 'SINGLE_RECORD'"),
         ("SAGEMAKER_BATCH", "maybe", "valid boolean"),
         ("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "*/*", "one media type"),
@@ -141,3 +141,9 @@ def test_combinations_are_checked(monkeypatch, variables, message):
 def test_every_field_documents_its_default():
     for name, field in ServingSettings.model_fields.items():
         assert field.description and "Default" in field.description, name
+
+
+def test_a_payload_limit_over_batchs_100_mb_is_accepted_and_reported_within_it():
+    settings = ServingSettings(model_server_workers=2, max_payload_in_mb=1024)  # asynchronous inference: 1 GB
+    assert settings.max_payload_bytes == 1024 * 1024 * 1024
+    assert settings.execution_parameters()["MaxPayloadInMB"] == 100
