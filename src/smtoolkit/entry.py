@@ -35,8 +35,9 @@ def run_command(body: Callable[[], int], failure_file: Path | None = None, max_b
         if not isinstance(error, SmtoolkitError | KeyboardInterrupt):
             logger.error("internal error (please report it)", exc_info=error)
         elif isinstance(error, UserScriptError | EntryPointError) and error.__cause__ is not None:
-            # the user's code raised (a model_fn, an import): its traceback says where
-            logger.error("%s", error, exc_info=error)
+            # the user's code raised (a model_fn, an import): its own traceback says where, once, without the
+            # chain through our loader and gunicorn's arbiter that raised the error wrapping it
+            logger.error("%s", error, exc_info=error.__cause__)
         exit_on(error, failure_file, max_bytes)
     sys.exit(code)
 
