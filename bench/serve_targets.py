@@ -1,5 +1,6 @@
-"""The servers of bench_serve: `smtoolkit serve`, a bare flask+gunicorn echo app, and sagemaker-containers'
-serving stack in its own Python 3.8 venv (bench/.venvs/sagemaker-containers, made on first use)."""
+"""The servers of bench_serve: `smtoolkit serve` (with the identity, CPU-burning or streaming script), a FastAPI
+app on uvicorn (bench/fastapi_app.py), and sagemaker-containers' serving stack in its own Python 3.8 venv
+(bench/.venvs/sagemaker-containers, made on first use)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,38 @@ def model_fn(model_dir):
 
 def predict_fn(data, model):
     return model.predict(data)
+"""
+# predict_fn burning 5 ms of CPU (the process's own CPU time, so a loaded machine stretches it, not shortens it).
+CPU_SCRIPT = """
+import time
+
+
+def model_fn(model_dir):
+    return None
+
+
+def predict_fn(data, model):
+    end = time.thread_time() + 0.005
+    while time.thread_time() < end:
+        pass
+    return data
+"""
+# A stream of chunks, each carrying the wall-clock time of its yield, paced 2 ms apart.
+STREAM_SCRIPT = """
+import time
+
+
+def model_fn(model_dir):
+    return None
+
+
+def transform_fn(model, data, content_type, accept):
+    def chunks():
+        for _ in range(int(data)):
+            time.sleep(0.002)
+            yield f"{time.time():.6f}\\n"
+
+    return chunks(), "text/plain"
 """
 # The sagemaker-containers app, as its framework containers build it: a Worker over a Transformer, made lazily.
 SC_APP = """
@@ -65,41 +98,26 @@ def base_environ() -> dict[str, str]:
 
 
 # The servers.
-def floor_main(port: int, workers: int, worker_class: str, threads: int = 1) -> None:
-    """The floor: a flask app that echoes the body, under gunicorn configured like ours."""
-    import flask
-    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
-
-    app = flask.Flask("floor")
-    app.add_url_rule("/ping", "ping", lambda: "", methods=["GET"])
-    app.add_url_rule(
-        "/invocations",
-        "invocations",
-        lambda: flask.Response(flask.request.get_data(), content_type="text/csv"),
-        methods=["POST"],
-    )
-
-    class Floor(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options = {"bind": [f"127.0.0.1:{port}"], "workers": workers, "worker_class": worker_class}
-            options |= {"threads": threads}
-            options |= {"keepalive": 5, "accesslog": None, "loglevel": "warning", "control_socket_disable": True}
-            for key, value in options.items():
-                if key in self.cfg.settings:
-                    self.cfg.set(key, value)
-
-        def load(self) -> flask.Flask:
-            return app
-
-    Floor().run()
+def start_fastapi(port: int, workers: int, prefix: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """The peer: bench/fastapi_app.py on uvicorn (uvloop, httptools), `workers` processes."""
+    argv = [sys.executable, "-m", "uvicorn", "bench.fastapi_app:app", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    argv += ["--log-level", "warning"]
+    return subprocess.Popen([*prefix, *argv], cwd=BENCH_DIR.parent, env=base_environ())
 
 
 def start_ours(
-    base: Path, port: int, workers: int, worker_class: str, threads: int, prefix: Sequence[str] = ()
+    base: Path,
+    port: int,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    prefix: Sequence[str] = (),
+    script: str = IDENTITY_SCRIPT,
 ) -> subprocess.Popen[bytes]:
     (base / "code").mkdir(parents=True)
     (base / "model").mkdir()
-    (base / "code" / "inference.py").write_text(IDENTITY_SCRIPT)
+    (base / "code" / "inference.py").write_text(script)
     env = base_environ() | {
         "SAGEMAKER_BASE_DIR": str(base),
         "SAGEMAKER_BIND_TO_ADDRESS": "127.0.0.1",
@@ -110,13 +128,6 @@ def start_ours(
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen([*prefix, sys.executable, "-m", "smtoolkit.serve"], env=env)
-
-
-def start_floor(
-    port: int, workers: int, worker_class: str, threads: int, prefix: Sequence[str] = ()
-) -> subprocess.Popen[bytes]:
-    code = f"from bench.serve_targets import floor_main; floor_main({port}, {workers}, {worker_class!r}, {threads})"
-    return subprocess.Popen([*prefix, sys.executable, "-c", code], cwd=BENCH_DIR.parent, env=base_environ())
 
 
 def python38() -> Path | None:

@@ -282,3 +282,21 @@ def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path, worker_class
         assert "defines no model_fn(model_dir)" in server.output()
     finally:
         stop(server)
+
+
+def test_async_ping_answers_while_the_only_handler_thread_is_busy(tmp_path: Path):
+    base = tmp_path / "opt" / "ml"
+    (base / "model").mkdir(parents=True)
+    (base / "model" / "release").touch()
+    server = start(base, SCRIPT, "async", SAGEMAKER_MODEL_SERVER_WORKERS="1", SAGEMAKER_MODEL_SERVER_THREADS="1")
+    try:
+        wait_ready(server, 20)
+        slow = threading.Thread(target=server.invoke, args=(b'{"sleep": 5}', "application/json"))
+        slow.start()
+        wait_for(lambda: _busy_workers(base), 10, "the slow request to reach predict_fn")
+        started = time.monotonic()
+        assert server.request("GET", "/ping").status == 200
+        assert time.monotonic() - started < 1  # not queued behind the 5 s predict
+        slow.join(10)
+    finally:
+        stop(server)

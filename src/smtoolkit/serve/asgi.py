@@ -15,14 +15,16 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from smtoolkit.errors import ServeError
 from smtoolkit.serve.core.body import BodyBuffer
 from smtoolkit.serve.core.errors import error_response
 from smtoolkit.serve.core.messages import Headers, Request, Response, Stream
-from smtoolkit.serve.core.router import Resolved, Router
+from smtoolkit.serve.core.router import Resolved, Route, Router
 from smtoolkit.serve.core.streams import as_bytes, log_failure
+from smtoolkit.serve.placement import Placement
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +60,12 @@ async def send_whole(send: Send, response: Response) -> None:
 class ASGIAdapter:
     """The ASGI app of a Router; `threads` bound how many user calls run at once in this process."""
 
-    def __init__(self, router: Router, threads: int, timeout: float) -> None:
+    def __init__(self, router: Router, threads: int, timeout: float, inline_calls: bool = True) -> None:
         self.router = router
         self.threads = threads
         self.timeout = timeout
+        self.inline_calls = inline_calls
+        self._placements: dict[Route, Placement] = {}
         self._pool: ThreadPoolExecutor | None = None  # made in the worker, after the fork
 
     @property
@@ -83,10 +87,7 @@ class ASGIAdapter:
         except Exception as error:
             response = error_response(error, method, path)
         else:
-            if resolved.route.blocking:
-                response = await self._in_pool(resolved, request)
-            else:
-                response = router.call(resolved, request)
+            response = await self._call(resolved, request)
         if response.stream is None:
             await send(
                 {
@@ -99,8 +100,17 @@ class ASGIAdapter:
             return
         await StreamSender(self, response, f"{method} {path}").run(send, receive)
 
-    async def _in_pool(self, resolved: Resolved, request: Request) -> Response:
-        future = asyncio.get_running_loop().run_in_executor(self.pool, self.router.call, resolved, request)
+    async def _call(self, resolved: Resolved, request: Request) -> Response:
+        route = resolved.route
+        if not route.blocking:
+            return self.router.call(resolved, request)
+        placement = self._placements.get(route)
+        if placement is None:
+            placement = self._placements[route] = Placement(self.inline_calls)
+        if placement.inline:
+            return placement.timed(partial(self.router.call, resolved, request), inline=True)
+        call = partial(placement.timed, partial(self.router.call, resolved, request), False)
+        future = asyncio.get_running_loop().run_in_executor(self.pool, call)
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except TimeoutError:

@@ -103,7 +103,8 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         if self.settings.model_server_worker_class == "async":
             from smtoolkit.serve.asgi import ASGIAdapter
 
-            return ASGIAdapter(app, self.settings.model_server_threads, self.settings.timeout)
+            settings = self.settings
+            return ASGIAdapter(app, settings.model_server_threads, settings.timeout, settings.model_server_inline_calls)
         return wsgi_app(app)
 
 
