@@ -209,6 +209,37 @@ def test_a_worker_killed_mid_request_is_replaced_and_the_server_keeps_answering(
     assert victim not in answering
 
 
+def test_a_worker_killed_under_load_costs_only_the_requests_it_held(server: Server):
+    stop_load = threading.Event()
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        while not stop_load.is_set():
+            try:
+                statuses.append(server.invoke(b"1,2\n", "text/csv").status)
+            except (ConnectionError, http.client.HTTPException) as exc:  # held by the killed worker
+                errors.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: len(statuses) > 50, 20, "the load to run")
+        workers = wait_for(lambda: len(pids := server.worker_pids()) == 2 and pids, 10, "two workers")
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(pids := server.worker_pids()) == 2 and victim not in pids, 20, "a replacement")
+        answered = len(statuses)
+        wait_for(lambda: len(statuses) > answered + 50, 20, "answers after the replacement")
+    finally:
+        stop_load.set()
+        for thread in threads:
+            thread.join(10)
+    assert set(statuses) == {200}
+    assert len(errors) <= len(threads)  # at most the requests in flight on the victim
+
+
 def test_no_access_log_by_default(server: Server):
     for _ in range(3):
         assert server.request("GET", "/ping").status == 200

@@ -73,7 +73,7 @@ class ServingSettings(EnvSettings):
     model_server_inline_calls: bool = Field(
         True,
         description="Async class: run calls proven fast (under 0.5 ms) on the event loop, sparing a thread "
-        "hand-off; a call over 2 ms sends them back to the pool (smtoolkit's own). Default true.",
+        "hand-off; a call over 5 ms sends them back to the pool (smtoolkit's own). Default true.",
     )
     model_server_graceful_timeout: int = Field(
         25, ge=0, description="Seconds to finish requests after SIGTERM (smtoolkit's own). Default 25."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smtoolkit.serve.placement import FAST_STREAK, GIVE_UP, Placement
+from smtoolkit.serve.placement import FAST_STREAK, Placement
 
 
 def test_a_route_runs_inline_only_after_a_streak_of_fast_calls():
@@ -18,17 +18,18 @@ def test_a_route_runs_inline_only_after_a_streak_of_fast_calls():
     assert placement.inline
 
 
-def test_a_slow_inline_call_sends_the_route_back_for_good_after_a_few():
+def test_each_slow_inline_call_doubles_the_streak_to_show_again():
     placement = Placement()
-    for _ in range(GIVE_UP):
-        for _ in range(FAST_STREAK):
+    for slow_calls in range(3):
+        for _ in range(FAST_STREAK * 2**slow_calls - 1):
             placement.learn(0.0001, inline=False)
+        assert not placement.inline
+        placement.learn(0.0001, inline=False)
         assert placement.inline
         placement.learn(0.05, inline=True)
-        assert not placement.inline
-    for _ in range(FAST_STREAK * 2):
-        placement.learn(0.0001, inline=False)
-    assert not placement.inline
+        assert not placement.inline and placement.streak == 0
+    placement.learn(0.001, inline=True)  # not slow enough to matter: it was not inline anyway
+    assert placement.slow_inline_calls == 3
 
 
 def test_disabled_placement_keeps_every_call_in_the_pool():
@@ -37,3 +38,24 @@ def test_disabled_placement_keeps_every_call_in_the_pool():
         placement.learn(0.0001, inline=False)
     assert not placement.inline
     assert placement.timed(lambda: 42, inline=False) == 42
+
+
+def test_an_inline_call_that_sleeps_counts_as_slow_and_one_that_is_fast_does_not():
+    import time
+
+    placement = Placement()
+    placement.inline = True
+    placement.timed(lambda: None, inline=True)
+    assert placement.inline
+    placement.timed(lambda: time.sleep(0.02), inline=True)  # waiting blocks the event loop as much as computing
+    assert not placement.inline and placement.slow_inline_calls == 1
+
+
+def test_a_long_quiet_inline_run_forgives_one_slow_call():
+    from smtoolkit.serve.placement import FORGIVE
+
+    placement = Placement()
+    placement.slow_inline_calls, placement.inline = 2, True
+    for _ in range(FORGIVE):
+        placement.learn(0.0001, inline=True)
+    assert placement.slow_inline_calls == 1 and placement.inline
