@@ -8,7 +8,7 @@ from __future__ import annotations
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.sagemaker import SageMakerProtocol
+from smtoolkit.serve.protocols.sagemaker import SageMakerProtocol
 
 
 def create_app(handler: InferenceHandler, settings: ServingSettings) -> Router:
