@@ -331,3 +331,20 @@ def test_async_ping_answers_while_the_only_handler_thread_is_busy(tmp_path: Path
         slow.join(10)
     finally:
         stop(server)
+
+
+def test_async_a_call_past_the_timeout_is_a_504_and_its_worker_is_replaced(tmp_path: Path):
+    base = tmp_path / "opt" / "ml"
+    (base / "model").mkdir(parents=True)
+    (base / "model" / "release").touch()
+    server = start(base, SCRIPT, "async", SAGEMAKER_MODEL_SERVER_WORKERS="1", SAGEMAKER_MODEL_SERVER_TIMEOUT="2")
+    try:
+        wait_ready(server, 20)
+        [worker] = wait_for(lambda: server.worker_pids(), 10, "the worker")
+        reply = server.invoke(b'{"sleep": 6}', "application/json")
+        assert reply.status == 504 and reply.json()["type"] == "HandlerTimeout"
+        wait_for(lambda: (pids := server.worker_pids()) and worker not in pids, 20, "a new worker")
+        wait_ready(server, 20)
+        assert server.invoke(b'{"whoami": 1}', "application/json").status == 200
+    finally:
+        stop(server)
