@@ -120,7 +120,7 @@ def test_two_host_mpi_job_runs_every_rank_in_its_hosts_tree(tmp_path: Path, host
             "sm_host": f"algo-{rank // 2 + 1}",
             "world": 4,
             "sum": 10.0,
-            "cwd": str(work / f"algo-{rank // 2 + 1}" / "code"),
+            "cwd": str(tmp_path / "code"),  # the submitted local source dir runs in place, never copied into
             "args": ["--lr", "0.5"],
         }
         for rank in range(4)
@@ -137,7 +137,7 @@ def test_a_rank_failing_on_the_second_host_fails_the_job_with_its_traceback(tmp_
     assert described["TrainingJobStatus"] == "Failed"
     reason = described["FailureReason"]
     assert 'ExtraInfo "rank 3 on host algo-2 failed first"' in reason, reason
-    assert "ValueError: bad shard on algo-2" in reason and "work/algo-2/code/train.py" in reason
+    assert "ValueError: bad shard on algo-2" in reason and f"{tmp_path}/code/train.py" in reason
     assert _running(tmp_path) == []
 
 
