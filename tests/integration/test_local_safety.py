@@ -194,3 +194,25 @@ def test_processing_code_uses_opt_ml_paths_and_smtoolkits_interpreter(tmp_path: 
         assert f"ran under {sys.executable}" in result.stdout
         assert (out / "count.txt").read_text() == "3"
     assert sorted(path.name for path in Path("/opt").iterdir()) == opt_before
+
+
+CHECKPOINT_BREAKER = """
+import os
+from pathlib import Path
+from smtoolkit import env
+Path(os.environ["CHECKPOINT_TARGET"]).write_text("a file where the checkpoint folder should be")
+assert env.checkpoint_config is not None
+(env.checkpoint_config.local_path / "step-1.pt").write_text("weights")
+(env.model_dir / "weights.txt").write_text("trained")
+"""
+
+
+def test_checkpoints_that_could_not_be_uploaded_fail_the_job_saying_where_they_are(tmp_path: Path) -> None:
+    code, work, target = _code(tmp_path, CHECKPOINT_BREAKER), tmp_path / "work", tmp_path / "ck"
+    train = ["train", "--work-dir", str(work), "--entry-point", "train.py", "--source-dir", str(code)]
+    result = _run([*train, "--checkpoint-uri", str(target), "-e", f"CHECKPOINT_TARGET={target}"])
+    assert result.returncode == 1, result.stdout + result.stderr
+    reason = _described(work)["FailureReason"]
+    kept = work / "algo-1" / "checkpoints"
+    assert f"ClientError: checkpoints: 1 file(s) could not be uploaded to {target}" in reason
+    assert f"they are kept in {kept}" in reason and (kept / "step-1.pt").read_text() == "weights"

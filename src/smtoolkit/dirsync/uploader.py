@@ -5,7 +5,8 @@ changes later. A final pass at the end uploads whatever changed and was missed.
 The uploads run on one thread of the process that owns the folder's watch (the launcher or the local job), never
 in the training process. Memory stays bounded by the number of files: pending work is a set of relative paths,
 so a file closed a thousand times before its upload starts is uploaded once, read as it is then. Upload errors
-are logged and retried in the final pass; they never stop the job.
+are logged and retried in the final pass; they never stop the job, and what is still not uploaded after it is
+`unsent` (with `last_error`) for the caller to report.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class FolderUploader:
         self.mirror_deletes = mirror_deletes
         self.uploaded = 0
         self.failed = 0
+        self.last_error: str | None = None
+        self._unsent: set[str] = set()
         self._sent: dict[str, Signature] = {}
         self._pending: set[str] = set()
         self._changed = threading.Condition()
@@ -89,6 +92,13 @@ class FolderUploader:
             left = len(self._pending)
             log.warning("%s: gave up waiting after %.0f s; %d files not uploaded", self.what, timeout, left)
         log.info("%s: %d uploads, %d failed, to %s", self.what, self.uploaded, self.failed, self.destination.uri)
+
+    @property
+    def unsent(self) -> list[str]:
+        """The files (relative paths) whose last upload failed or never ran: after `stop()`, those not at the
+        destination."""
+        with self._changed:
+            return sorted(self._unsent | self._pending)
 
     def __enter__(self) -> FolderUploader:
         return self.start()
@@ -140,7 +150,8 @@ class FolderUploader:
         path = self.root / key
         signature = _signature(path) if not path.is_symlink() else None
         try:
-            if signature is None:
+            if signature is None:  # gone: nothing left to send
+                self._unsent.discard(key)
                 if self.mirror_deletes and self._sent.pop(key, None) is not None:
                     self.destination.delete(key)
                 return
@@ -149,6 +160,7 @@ class FolderUploader:
             started = time.monotonic()
             self.destination.put(path, key)
             self._sent[key] = signature
+            self._unsent.discard(key)
             self.uploaded += 1
             log.debug("%s: %s uploaded in %.2f s", self.what, key, time.monotonic() - started)
         except FileNotFoundError:  # removed while being uploaded: its removal is noticed on its own
@@ -156,6 +168,8 @@ class FolderUploader:
         except Exception as exc:  # noqa: BLE001 - any failure of one upload is logged; the job goes on
             self.failed += 1
             self._sent.pop(key, None)
+            self._unsent.add(key)
+            self.last_error = str(exc)
             log.warning("%s: cannot upload %s to %s: %s", self.what, key, self.destination.uri, exc)
 
 

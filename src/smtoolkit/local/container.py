@@ -77,9 +77,11 @@ class ContainerHosts:
         command: tuple[Sequence[str], Sequence[str]],
         job_env: Mapping[str, str],
         mounts: Sequence[Path] = (),
+        writable: Sequence[tuple[Path, str]] = (),
     ) -> HostLaunch:
-        """`docker run` for `host`, its tree at /opt/ml; `command` is (ContainerEntrypoint, arguments): arguments
-        alone follow the image's ENTRYPOINT."""
+        """`docker run` for `host`, its tree at /opt/ml, `mounts` read-only at their own path and each `writable`
+        (host folder, container path) read-write; `command` is (ContainerEntrypoint, arguments): arguments alone
+        follow the image's ENTRYPOINT."""
         entrypoint, args = command
         name = f"{self.network}-{host}"
         self.containers.append(name)
@@ -88,6 +90,8 @@ class ContainerHosts:
         argv += ["--network-alias", host, "-v", f"{tree.resolve()}:{CONTAINER_BASE_DIR}"]
         for mount in mounts:
             argv += ["-v", f"{mount}:{mount}:ro"]
+        for folder, seen_at in writable:
+            argv += ["-v", f"{folder.resolve()}:{seen_at}"]
         argv += [part for key in sorted(passed) for part in ("-e", key)]
         if entrypoint:
             argv += ["--entrypoint", entrypoint[0]]

@@ -61,7 +61,16 @@ def start_mirrors(
     return mirrors
 
 
-def stop_mirrors(mirrors: Sequence[FolderUploader]) -> None:
-    """The final pass of every mirror."""
+def stop_mirrors(mirrors: Sequence[FolderUploader]) -> list[str]:
+    """The final pass of every mirror; one line for each mirror left with files not uploaded (what, how many,
+    where they were to go, why, and where they are kept)."""
     for mirror in mirrors:
         mirror.stop()
+    problems = []
+    for mirror in mirrors:
+        if unsent := mirror.unsent:
+            problems.append(
+                f"{mirror.what}: {len(unsent)} file(s) could not be uploaded to {mirror.destination.uri} "
+                f"({mirror.last_error or 'the final pass did not finish'}); they are kept in {mirror.root}"
+            )
+    return problems

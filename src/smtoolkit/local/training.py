@@ -35,7 +35,7 @@ from smtoolkit.local.preflight import check_training
 from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
 from smtoolkit.local.spec import TrainingJobSpec
 from smtoolkit.local.store import ObjectStore
-from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_training_tree
+from smtoolkit.local.tree import checkpoint_mount, host_paths, in_tree, job_arn, write_training_tree
 from smtoolkit.local.workdir import OUTPUT_DIR, prepare_work_dir
 from smtoolkit.paths import JobPaths
 
@@ -81,6 +81,11 @@ def _stage_channels(
         )
 
 
+def _writable(spec: TrainingJobSpec, paths: JobPaths) -> list[tuple[Path, str]]:
+    mount = checkpoint_mount(spec, paths)
+    return [mount] if mount else []
+
+
 def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> JobReport:
     """Run the whole job; preparation errors (bad source, unreadable S3) raise before any host starts."""
     work_dir = settings.work_dir.resolve()
@@ -89,7 +94,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
     prepare_work_dir(work_dir)
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
     for host, paths in trees.items():
-        write_training_tree(spec, paths, host)
+        write_training_tree(spec, paths, host, in_container=settings.image is not None)
     checkpoint_dirs = []
     if spec.checkpoint_config is not None:
         checkpoint_dirs = [in_tree(spec.checkpoint_config.local_path, paths) for paths in trees.values()]
@@ -107,7 +112,10 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         command = (algorithm.container_entrypoint or [], algorithm.container_arguments or ["train"])
         mounts = local_source_mounts(spec.hyperparameters)
         job_env = {**spec.environment, **platform_env, **livesync.CONTAINER_METRICS_ENV}
-        launches = [containers.launch(host, paths.base, command, job_env, mounts) for host, paths in trees.items()]
+        launches = [
+            containers.launch(host, paths.base, command, job_env, mounts, _writable(spec, paths))
+            for host, paths in trees.items()
+        ]
     else:
         host_extra = dict(platform_env)
         if len(trees) > 1:
@@ -130,6 +138,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         ]
     output_path = spec.output_data_config.s3_output_path or str(work_dir / "output")
     mirrors = livesync.start_mirrors(spec, list(trees.values()), output_path, settings.environ)
+    mirror_problems: list[str] = []
     try:
         _stage_channels(spec, store, trees, work_dir / ".cache", writers)
         outcome = run_hosts(
@@ -145,7 +154,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         output.close()
         if containers is not None:
             containers.close()
-        livesync.stop_mirrors(mirrors)
+        mirror_problems = livesync.stop_mirrors(mirrors)
     livesync.collect_metric_files(list(trees.values()), metrics)
     keep_dir = Path(artifacts.artifact_prefix(str(work_dir / OUTPUT_DIR), spec.training_job_name))
     packed = artifacts.pack_training_artifacts(
@@ -156,7 +165,8 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         spec.training_job_name,
         keep_dir,
     )
-    upload_error = packed.error and f"{packed.error}; the packed artifacts are kept in {packed.kept}"
+    artifact_error = packed.error and f"{packed.error}; the packed artifacts are kept in {packed.kept}"
+    upload_error = "\n".join(filter(None, [artifact_error, *mirror_problems])) or None
     report = _report(spec, outcome, trees, packed, metrics, arn, output_path, upload_error)
     report.write(work_dir / "job.json")
     return report
@@ -181,8 +191,8 @@ def _report(
         reason = read_reason(trees[failure.host].failure_file) or (
             f"AlgorithmError: host {failure.host} exited with code {failure.exit_code} and wrote no output/failure"
         )
-    if upload_error:
-        reason = "\n".join(filter(None, [reason, f"ClientError: {upload_error}"]))
+    if upload_error:  # the model artifacts, checkpoints or intermediate output not at their destination
+        reason = "\n".join(filter(None, [reason, *(f"ClientError: {line}" for line in upload_error.splitlines())]))
         if status == "Completed":
             status, secondary, exit_code = "Failed", "Failed", 1
     details = {

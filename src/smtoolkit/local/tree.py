@@ -83,8 +83,22 @@ def input_data_config(spec: TrainingJobSpec) -> dict[str, Any]:
     return config
 
 
-def write_training_tree(spec: TrainingJobSpec, paths: JobPaths, host: str) -> None:
-    """The config files of one host, and the directories the platform creates before `train` starts."""
+def checkpoint_mount(spec: TrainingJobSpec, paths: JobPaths) -> tuple[Path, str] | None:
+    """(host folder, container path) of the checkpoint dir for a host run in a container (`--image`): the folder
+    the job restores into and mirrors from, seen by the container at CheckpointConfig.LocalPath. None when the
+    path is under /opt/ml, which the container already sees as the host's tree."""
+    if spec.checkpoint_config is None:
+        return None
+    container_path = spec.checkpoint_config.local_path
+    if Path(container_path).is_relative_to(DEFAULT_BASE_DIR):
+        return None
+    return in_tree(container_path, paths), container_path
+
+
+def write_training_tree(spec: TrainingJobSpec, paths: JobPaths, host: str, *, in_container: bool = False) -> None:
+    """The config files of one host, and the directories the platform creates before `train` starts.
+    checkpointconfig.json's LocalPath is where the host's code sees the folder: the host tree's own path for a
+    process, CheckpointConfig.LocalPath itself in a container (see `checkpoint_mount`)."""
     for directory in (paths.input_data_dir, paths.model_dir, paths.output_data_dir, paths.code_dir):
         directory.mkdir(parents=True, exist_ok=True)
     _write_json(paths.hyperparameters_file, spec.hyperparameters)
@@ -93,7 +107,8 @@ def write_training_tree(spec: TrainingJobSpec, paths: JobPaths, host: str) -> No
     if spec.checkpoint_config is not None:
         local = in_tree(spec.checkpoint_config.local_path, paths)
         local.mkdir(parents=True, exist_ok=True)
-        _write_json(paths.checkpoint_config_file, {"LocalPath": str(local), "S3Uri": spec.checkpoint_config.s3_uri})
+        seen = spec.checkpoint_config.local_path if in_container else str(local)
+        _write_json(paths.checkpoint_config_file, {"LocalPath": seen, "S3Uri": spec.checkpoint_config.s3_uri})
 
 
 def processing_job_config(spec: ProcessingJobSpec, paths: JobPaths, arn: str) -> dict[str, Any]:

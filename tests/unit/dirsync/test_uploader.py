@@ -103,6 +103,17 @@ def test_failed_uploads_are_logged_and_retried_in_the_final_pass(
     remote.unlink()
     mirror.stop()
     assert (remote / "a.txt").read_bytes() == b"a" and "cannot upload a.txt" in caplog.text
+    assert mirror.unsent == []
+
+
+def test_files_still_failing_after_the_final_pass_are_unsent(folders: tuple[Path, Path]) -> None:
+    watched, remote = folders
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    remote.write_text("a file where the destination folder should be")
+    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="test").start()
+    (watched / "a.txt").write_bytes(b"a")
+    mirror.stop()
+    assert mirror.unsent == ["a.txt"] and mirror.last_error
 
 
 def test_links_are_never_followed(uploader: FolderUploader, folders: tuple[Path, Path], tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.local.procspec import ProcessingJobSpec
 from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.tree import host_paths, in_tree, write_processing_tree, write_training_tree
+from smtoolkit.local.tree import checkpoint_mount, host_paths, in_tree, write_processing_tree, write_training_tree
 
 
 def _read(path: Path) -> object:
@@ -73,6 +73,25 @@ def test_training_tree_files(tmp_path: Path) -> None:
     env = TrainingEnv.load(base_dir=paths.base, environ={})  # the toolkit reads what was written
     assert env.current_host == "algo-2" and env.host_rank == 1 and env.channels["eval"].input_mode == "Pipe"
     assert env.checkpoint_config is not None and env.checkpoint_config.s3_uri == "s3://b/ck/"
+
+
+def test_a_container_is_told_its_own_checkpoint_path(tmp_path: Path) -> None:
+    """Under --image the container sees the host tree at /opt/ml: checkpointconfig.json names /opt/ml/checkpoints
+    (the host's path would be lost in the container), and the folder the job mirrors is the one mounted there."""
+    spec = TrainingJobSpec.model_validate({"CheckpointConfig": {"S3Uri": "s3://b/ck/"}})
+    paths = host_paths(tmp_path, "algo-1")
+    write_training_tree(spec, paths, "algo-1", in_container=True)
+    assert _read(paths.checkpoint_config_file) == {"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://b/ck/"}
+    assert (paths.base / "checkpoints").is_dir() and checkpoint_mount(spec, paths) is None
+
+
+def test_a_checkpoint_path_outside_opt_ml_is_mounted_into_the_container(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "ckpt"
+    spec = TrainingJobSpec.model_validate({"CheckpointConfig": {"S3Uri": "s3://b/ck/", "LocalPath": str(elsewhere)}})
+    paths = host_paths(tmp_path, "algo-1")
+    write_training_tree(spec, paths, "algo-1", in_container=True)
+    assert _read(paths.checkpoint_config_file) == {"LocalPath": str(elsewhere), "S3Uri": "s3://b/ck/"}
+    assert checkpoint_mount(spec, paths) == (elsewhere, str(elsewhere))
 
 
 def test_processing_tree_points_local_paths_into_the_host_tree(tmp_path: Path) -> None:
