@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smtoolkit.dirsync.destination import LocalDestination
+from smtoolkit.dirsync.destination import Destination
 from smtoolkit.dirsync.uploader import FolderUploader
 
 FILES = 200
@@ -40,7 +40,7 @@ def _one(root: Path, watched: bool) -> tuple[float, float]:
     folder.mkdir(parents=True)
     if not watched:
         return _write(folder), 0.0
-    uploader = FolderUploader(folder, LocalDestination(str(remote)), what="bench").start()
+    uploader = FolderUploader(folder, Destination(str(remote), {}), what="bench").start()
     writing = _write(folder)
     ended = time.perf_counter()
     uploader.stop()

@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from smtoolkit.atomicfile import atomic_path
 from smtoolkit.errors import CodeFetchError, ConfigError, StorageError
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ FILE_SCHEME = "file://"
 ENDPOINT_VARIABLES = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REGION_VARIABLES = ("AWS_REGION", "SAGEMAKER_REGION", "AWS_DEFAULT_REGION")
 READ_BUFFER_SIZE = 1024 * 1024
+# boto3's transfer manager: files above this size go in parts, several at a time.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+UPLOAD_THREADS = 4
 
 
 def is_s3_uri(uri: str) -> bool:
@@ -249,3 +254,41 @@ def _local_writable_problem(path: Path) -> str | None:
             with contextlib.suppress(OSError):
                 directory.rmdir()
     return None
+
+
+def put_file(source: Path, uri: str, client: S3Client | None = None) -> None:
+    """Put one local file at `uri`: a local path gets a whole copy renamed into place (never half a file);
+    s3://bucket/key an upload through boto3's transfer manager (multipart and in parallel for big files), with
+    `client` or one made from the environment. StorageError naming both on failure."""
+    if not is_s3_uri(uri):
+        try:
+            with atomic_path(local_path(uri)) as partial:
+                shutil.copyfile(source, partial)
+        except OSError as exc:
+            raise StorageError(f"cannot copy {source} to {uri}: {exc.strerror or exc}") from exc
+        return
+    from boto3.exceptions import Boto3Error
+    from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=UPLOAD_THREADS)
+    try:
+        (client or s3_client()).upload_file(str(source), bucket, key, Config=config)
+    except (BotoCoreError, ClientError, Boto3Error) as exc:  # upload_file wraps ClientError in S3UploadFailedError
+        raise StorageError(f"cannot upload {source} to {uri}: {describe_error(exc, uri)}") from exc
+
+
+def delete_file(uri: str, client: S3Client | None = None) -> None:
+    """Remove the object or local file at `uri`; one already gone is no error. StorageError on failure."""
+    if not is_s3_uri(uri):
+        with contextlib.suppress(FileNotFoundError):
+            local_path(uri).unlink()
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    try:
+        (client or s3_client()).delete_object(Bucket=bucket, Key=key)
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageError(f"cannot delete {uri}: {describe_error(exc, uri)}") from exc

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from smtoolkit.dirsync import destination
-from smtoolkit.dirsync.destination import S3Destination
+from smtoolkit import storage
+from smtoolkit.dirsync.destination import Destination
 from smtoolkit.dirsync.uploader import FolderUploader
 from tests.s3server import S3Server
 
@@ -64,9 +64,9 @@ def _read_until(process: subprocess.Popen[bytes], marker: bytes, timeout: float 
 def test_big_files_go_in_parts_and_renames_and_rewrites_count(
     s3_server: S3Server, s3_env: dict[str, str], s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(destination, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)  # S3's smallest part
+    monkeypatch.setattr(storage, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)  # S3's smallest part
     watched = tmp_path / "intermediate"
-    target = S3Destination(f"s3://{s3_bucket}/run/", s3_env)
+    target = Destination(f"s3://{s3_bucket}/run/", s3_env)
     with FolderUploader(watched, target, what="test"):
         big = os.urandom(11 * 1024 * 1024)
         (watched / "big.bin").write_bytes(big)

@@ -8,7 +8,7 @@ import pytest
 
 from smtoolkit.errors import ConfigError, StorageError
 from smtoolkit.local.store import ObjectStore
-from smtoolkit.storage import StoredObject, list_objects, relative_key
+from smtoolkit.storage import StoredObject, delete_file, list_objects, put_file, relative_key
 from smtoolkit.transform.io import list_inputs
 
 
@@ -51,3 +51,21 @@ def test_an_s3_failure_is_a_storage_error_naming_the_uri() -> None:
         list_objects("s3://bucket/prefix", environ=environ)
     with pytest.raises(StorageError, match=r"cannot list s3://bucket/prefix: "):
         ObjectStore(environ).list_objects("s3://bucket/prefix")
+
+
+def test_a_file_put_at_a_local_path_appears_whole_and_can_be_deleted(tmp_path: Path) -> None:
+    source, target = tmp_path / "a.bin", tmp_path / "remote" / "sub" / "a.bin"
+    source.write_bytes(b"weights")
+    put_file(source, str(target))
+    assert target.read_bytes() == b"weights" and [p.name for p in target.parent.iterdir()] == ["a.bin"]
+    delete_file(str(target))
+    delete_file(str(target))  # already gone: no error
+    assert not target.exists()
+
+
+def test_a_local_put_that_cannot_write_is_a_storage_error_naming_both(tmp_path: Path) -> None:
+    source, blocker = tmp_path / "a.bin", tmp_path / "remote"
+    source.write_bytes(b"weights")
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(StorageError, match=f"cannot copy {source} to {blocker / 'a.bin'}"):
+        put_file(source, str(blocker / "a.bin"))

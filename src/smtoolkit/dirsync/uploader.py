@@ -100,6 +100,16 @@ class FolderUploader:
         with self._changed:
             return sorted(self._unsent | self._pending)
 
+    def unsent_problem(self) -> str | None:
+        """After `stop()`: one line saying what was not uploaded, why, and where the files are kept; else None."""
+        if not (unsent := self.unsent):
+            return None
+        why = self.last_error or "the final pass did not finish"
+        return (
+            f"{self.what}: {len(unsent)} file(s) could not be uploaded to {self.destination.uri} ({why}); "
+            f"they are kept in {self.root}"
+        )
+
     def __enter__(self) -> FolderUploader:
         return self.start()
 

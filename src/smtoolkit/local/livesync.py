@@ -66,11 +66,4 @@ def stop_mirrors(mirrors: Sequence[FolderUploader]) -> list[str]:
     where they were to go, why, and where they are kept)."""
     for mirror in mirrors:
         mirror.stop()
-    problems = []
-    for mirror in mirrors:
-        if unsent := mirror.unsent:
-            problems.append(
-                f"{mirror.what}: {len(unsent)} file(s) could not be uploaded to {mirror.destination.uri} "
-                f"({mirror.last_error or 'the final pass did not finish'}); they are kept in {mirror.root}"
-            )
-    return problems
+    return [problem for mirror in mirrors if (problem := mirror.unsent_problem())]

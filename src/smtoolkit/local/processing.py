@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+from smtoolkit.dirsync.uploader import FolderUploader
 from smtoolkit.errors import SmtoolkitError
 from smtoolkit.local import staging
 from smtoolkit.local.hostnames import as_host, host_naming
@@ -27,7 +29,7 @@ from smtoolkit.local.job import (
     with_this_python,
 )
 from smtoolkit.local.job import python_argv as smtoolkit_argv
-from smtoolkit.local.outputs import ContinuousUpload, OutputSync
+from smtoolkit.local.outputs import continuous_upload, put_folder
 from smtoolkit.local.preflight import check_processing
 from smtoolkit.local.procspec import ProcessingJobSpec
 from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
@@ -57,19 +59,37 @@ def _stage_inputs(spec: ProcessingJobSpec, store: ObjectStore, trees: dict[str, 
             staging.stage_files(store, share, in_tree(source.local_path, trees[host]))
 
 
-def _output_syncs(
-    spec: ProcessingJobSpec, store: ObjectStore, trees: dict[str, JobPaths]
-) -> tuple[list[OutputSync], list[ContinuousUpload]]:
-    at_end: list[OutputSync] = []
-    continuous: list[ContinuousUpload] = []
-    for output in spec.processing_output_config.outputs:
-        for paths in trees.values():
-            sync = OutputSync(store, in_tree(output.s3_output.local_path, paths), output.s3_output.s3_uri)
+def _end_of_job_outputs(spec: ProcessingJobSpec, trees: dict[str, JobPaths]) -> list[tuple[Path, str]]:
+    """(host folder, S3Uri) of every EndOfJob output on every host."""
+    outputs = spec.processing_output_config.outputs
+    return [
+        (in_tree(output.s3_output.local_path, paths), output.s3_output.s3_uri)
+        for output in outputs
+        if output.s3_output.s3_upload_mode != "Continuous"
+        for paths in trees.values()
+    ]
+
+
+def _start_continuous(
+    spec: ProcessingJobSpec, trees: dict[str, JobPaths], environ: Mapping[str, str]
+) -> list[FolderUploader]:
+    uploads: list[FolderUploader] = []
+    try:
+        for output in spec.processing_output_config.outputs:
             if output.s3_output.s3_upload_mode == "Continuous":
-                continuous.append(ContinuousUpload(sync))
-            else:
-                at_end.append(sync)
-    return at_end, continuous
+                local = [in_tree(output.s3_output.local_path, paths) for paths in trees.values()]
+                uploads += [continuous_upload(output.output_name, d, output.s3_output.s3_uri, environ) for d in local]
+    except BaseException:
+        _stop_continuous(uploads)
+        raise
+    return uploads
+
+
+def _stop_continuous(uploads: list[FolderUploader]) -> list[str]:
+    """The final pass of each Continuous output; why each one left files behind."""
+    for upload in uploads:
+        upload.stop()
+    return [problem for upload in uploads if (problem := upload.unsent_problem())]
 
 
 def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) -> JobReport:
@@ -82,7 +102,6 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
     for host, paths in trees.items():
         write_processing_tree(spec, paths, host, arn)
     _stage_inputs(spec, store, trees)
-    at_end, continuous = _output_syncs(spec, store, trees)
     naming = host_naming(work_dir, spec.hosts, settings.hostnames)
     command = with_this_python(spec.command)
     launches = [
@@ -95,8 +114,8 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
         for host, paths in trees.items()
     ]
     output = HostOutput(settings.output, work_dir)
-    for upload in continuous:
-        upload.start()
+    continuous = _start_continuous(spec, trees, settings.environ)
+    upload_errors: list[str | None] = []
     try:
         outcome = run_hosts(
             launches,
@@ -107,17 +126,17 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
         )
     finally:
         output.close()
-        upload_errors = [_put_outputs(upload.stop) for upload in continuous]
-    upload_errors += [_put_outputs(sync.sync) for sync in at_end]
+        upload_errors += _stop_continuous(continuous)
+    upload_errors += [_put_outputs(store, local, uri) for local, uri in _end_of_job_outputs(spec, trees)]
     report = _report(spec, outcome, trees, arn, [error for error in upload_errors if error])
     report.write(work_dir / "job.json")
     return report
 
 
-def _put_outputs(put: Callable[[], object]) -> str | None:
-    """Run one output's final put; why it failed (the files stay in the host's tree), or None."""
+def _put_outputs(store: ObjectStore, local: Path, uri: str) -> str | None:
+    """Put one EndOfJob output; why it failed (the files stay in the host's tree), or None."""
     try:
-        put()
+        put_folder(store, local, uri)
     except SmtoolkitError as exc:
         log.error("%s", exc)
         return str(exc)

@@ -15,9 +15,9 @@ from smtoolkit.storage import (
     describe_error,
     is_s3_uri,
     list_objects,
-    local_path,
     open_s3_object,
     parse_s3_uri,
+    put_file,
     s3_client,
 )
 
@@ -64,17 +64,5 @@ class ObjectStore:
         return Path(item.uri).open("rb")
 
     def put(self, source: Path, uri: str) -> None:
-        """Copy or upload one local file to `uri` (a local path or s3://bucket/key)."""
-        if not is_s3_uri(uri):
-            target = local_path(uri)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            return
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        bucket, key = parse_s3_uri(uri)
-        try:
-            self.client.upload_file(str(source), bucket, key)
-        except (BotoCoreError, ClientError, Boto3Error) as exc:  # upload_file wraps ClientError in S3UploadFailedError
-            raise StorageError(f"cannot upload {source} to {uri}: {describe_error(exc, uri)}") from exc
+        """Copy or upload one local file to `uri` (a local path or s3://bucket/key); StorageError on failure."""
+        put_file(source, uri, self.client if is_s3_uri(uri) else None)

@@ -11,7 +11,7 @@ import pytest
 
 from smtoolkit.atomicfile import write_atomically
 from smtoolkit.dirsync import uploader as uploader_module
-from smtoolkit.dirsync.destination import LocalDestination
+from smtoolkit.dirsync.destination import Destination
 from smtoolkit.dirsync.uploader import FolderUploader
 
 
@@ -34,7 +34,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def uploader(folders: tuple[Path, Path]) -> Iterator[FolderUploader]:
     watched, remote = folders
-    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="test").start()
+    mirror = FolderUploader(watched, Destination(str(remote), {}), what="test").start()
     yield mirror
     mirror.stop()
 
@@ -82,7 +82,7 @@ def test_files_there_before_are_not_sent_again_and_deletes_are_mirrored_when_ask
     (watched / "restored.pt").write_bytes(b"r")  # already at the destination: not uploaded again
     (remote / "restored.pt").parent.mkdir()
     (remote / "restored.pt").write_bytes(b"r")
-    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="checkpoints", mirror_deletes=True).start()
+    mirror = FolderUploader(watched, Destination(str(remote), {}), what="checkpoints", mirror_deletes=True).start()
     (watched / "step-2.pt").write_bytes(b"2")
     wait_for(has(remote / "step-2.pt", b"2"))
     (watched / "restored.pt").unlink()
@@ -97,7 +97,7 @@ def test_failed_uploads_are_logged_and_retried_in_the_final_pass(
     watched, remote = folders
     remote.parent.mkdir(parents=True, exist_ok=True)
     remote.write_text("a file where the destination folder should be")
-    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="test").start()
+    mirror = FolderUploader(watched, Destination(str(remote), {}), what="test").start()
     (watched / "a.txt").write_bytes(b"a")
     wait_for(lambda: mirror.failed == 1)
     remote.unlink()
@@ -110,7 +110,7 @@ def test_files_still_failing_after_the_final_pass_are_unsent(folders: tuple[Path
     watched, remote = folders
     remote.parent.mkdir(parents=True, exist_ok=True)
     remote.write_text("a file where the destination folder should be")
-    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="test").start()
+    mirror = FolderUploader(watched, Destination(str(remote), {}), what="test").start()
     (watched / "a.txt").write_bytes(b"a")
     mirror.stop()
     assert mirror.unsent == ["a.txt"] and mirror.last_error
@@ -136,7 +136,7 @@ def test_without_a_watch_the_files_still_go_at_the_end(
 
     monkeypatch.setattr(uploader_module, "_watch", refuse)
     watched, remote = folders
-    mirror = FolderUploader(watched, LocalDestination(str(remote)), what="test").start()
+    mirror = FolderUploader(watched, Destination(str(remote), {}), what="test").start()
     (watched / "a.txt").write_bytes(b"a")
     mirror.stop()
     assert (remote / "a.txt").read_bytes() == b"a" and "uploaded when the job ends" in caplog.text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from smtoolkit.local.artifacts import pack_training_artifacts, restore_checkpoints
 from smtoolkit.local.metrics import MetricCollector
-from smtoolkit.local.outputs import OutputSync
+from smtoolkit.local.outputs import put_folder
 from smtoolkit.local.store import ObjectStore
 
 
@@ -33,17 +33,15 @@ def test_pack_merges_hosts_first_host_wins(tmp_path: Path) -> None:
         assert archive.getmembers() == []
 
 
-def test_output_sync_puts_new_and_changed_files_only(tmp_path: Path) -> None:
+def test_an_end_of_job_output_puts_every_regular_file_and_no_link(tmp_path: Path) -> None:
     local, dest = tmp_path / "local", tmp_path / "dest"
-    local.mkdir()
+    (local / "sub").mkdir(parents=True)
     (local / "a").write_text("1")
+    (local / "sub" / "b").write_text("b")
     os.symlink(local / "a", local / "link")
-    sync = OutputSync(ObjectStore({}), local, str(dest))
-    assert sync.sync() == 1 and sync.sync() == 0
-    (local / "a").write_text("22")
-    (local / "b").write_text("b")
-    assert sync.sync() == 2
-    assert (dest / "a").read_text() == "22" and not (dest / "link").exists()
+    assert put_folder(ObjectStore({}), local, str(dest)) == 2
+    assert (dest / "a").read_text() == "1" and (dest / "sub" / "b").read_text() == "b"
+    assert not (dest / "link").exists()
 
 
 def test_checkpoints_restore(tmp_path: Path) -> None:
