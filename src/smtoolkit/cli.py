@@ -103,10 +103,10 @@ def serve_command() -> None:
 
 def _register_subcommands() -> None:
     # Command modules import only click and the standard library at the top: registering them is cheap.
-    from smtoolkit.local.command import local
+    from smtoolkit.local.cli.group import local_group
     from smtoolkit.transform.command import transform_command
 
-    cli.add_command(local)
+    cli.add_command(local_group())
     cli.add_command(transform_command)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import StorageError
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform.store import ObjectStore
 from smtoolkit.storage import delete_file, list_objects, put_file
 from smtoolkit.transform.io import list_inputs
 from tests.s3server import S3Server

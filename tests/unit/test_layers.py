@@ -23,6 +23,8 @@ LAYERS = {
     **dict.fromkeys(("cli", "entry", "__main__"), 5),
 }
 NEVER = {("serve", "launch"), ("launch", "serve")}
+# Inside local/: the commands over the jobs over the platform's side over the request models.
+LOCAL_LAYERS = {"spec": 0, "platform": 1, "jobs": 2, "cli": 3, "__main__": 4}
 
 
 def _modules() -> dict[str, Path]:
@@ -93,6 +95,51 @@ def test_no_module_level_import_cycle() -> None:
         graph[module] = {target for target in resolved if target and target != module and target != PACKAGE}
     cycle = _find_cycle(graph)
     assert cycle is None, " -> ".join(cycle or [])
+
+
+def _local_part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "local" else None
+
+
+def _local_graph() -> dict[str, set[str]]:
+    """Every import between local/ modules, lazy ones inside functions included."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        if _local_part(module) is None:
+            continue
+        resolved = (_resolve(target, modules) for target in _imports(module, path, top_level_only=False))
+        graph[module] = {target for target in resolved if target and target != module and _local_part(target)}
+    return graph
+
+
+def test_local_is_layered_by_role() -> None:
+    graph = _local_graph()
+    assert {_local_part(module) for module in graph} <= set(LOCAL_LAYERS), sorted(graph)
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if LOCAL_LAYERS[str(_local_part(target))] > LOCAL_LAYERS[str(_local_part(module))]
+    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycle_inside_local_not_even_through_lazy_imports() -> None:
+    cycle = _find_cycle(_local_graph())
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    """A helper shared by two modules is public (or lives where both can reach it)."""
+    wrong: set[str] = set()
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(PACKAGE)):
+                private = [alias.name for alias in node.names if alias.name.startswith("_") and alias.name[1] != "_"]
+                wrong.update(f"{module} imports {name} from {node.module}" for name in private)
+    assert not wrong, "\n".join(sorted(wrong))
 
 
 def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

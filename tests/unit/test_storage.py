@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError, StorageError
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform.store import ObjectStore
 from smtoolkit.storage import StoredObject, delete_file, list_objects, put_file, relative_key
 from smtoolkit.transform.io import list_inputs
 

@@ -4,7 +4,7 @@ mpirun's rsh agent is a small shell script the master writes into its rank dir: 
 runs COMMAND (that host's orted) here, as `ssh HOST COMMAND` would run it there, with SMTOOLKIT_HOST_ENV
 naming `<local dir>/<HOST>.json`, the host's job variables and code dir, which `rank_main` applies. Each host's
 launcher writes its own file before it reports ready, so the master waits for the files instead of sshd ports.
-When the master runs as algo-1 (smtoolkit.local.hostnames), mpirun starts algo-1's ranks itself, as on the
+When the master runs as algo-1 (smtoolkit.local.platform.hostnames), mpirun starts algo-1's ranks itself, as on the
 platform; every algo-N then resolves to this machine, so mpirun is told not to resolve names
 (if_base_do_not_resolve), or it would start every host's ranks itself. orted stays attached
 (orte_leave_session_attached): it runs in the master engine's session, so stopping the engine reaches it, and it

@@ -6,10 +6,10 @@ import os
 import tarfile
 from pathlib import Path
 
-from smtoolkit.local.artifacts import pack_training_artifacts, restore_checkpoints
-from smtoolkit.local.metrics import MetricCollector
-from smtoolkit.local.outputs import put_folder
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform.artifacts import pack_training_artifacts, restore_checkpoints
+from smtoolkit.local.platform.metrics import MetricCollector
+from smtoolkit.local.platform.outputs import put_folder
+from smtoolkit.local.platform.store import ObjectStore
 
 
 def test_pack_merges_hosts_first_host_wins(tmp_path: Path) -> None:

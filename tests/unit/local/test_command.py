@@ -7,7 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from smtoolkit.local.command import local
+from smtoolkit.local.cli.group import local_group
+
+local = local_group()
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

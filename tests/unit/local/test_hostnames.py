@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError
-from smtoolkit.local import hostnames
-from smtoolkit.local.hostnames import HostNaming, as_host, host_naming, hosts_text
+from smtoolkit.local.platform import hostnames
+from smtoolkit.local.platform.hostnames import HostNaming, as_host, host_naming, hosts_text
 
 SHOW = "import socket; print(socket.gethostname(), socket.gethostbyname('algo-1'), socket.gethostbyname('localhost'))"
 

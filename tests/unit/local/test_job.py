@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError, LaunchError
-from smtoolkit.local.job import JobReport, host_environment, local_hosts, status_of
-from smtoolkit.local.modelserver import ModelServer
-from smtoolkit.local.runner import HostExit, HostLaunch, RunOutcome, run_hosts
-from smtoolkit.local.tree import host_paths, job_arn
-from smtoolkit.local.workdir import MARKER, check_work_dir, prepare_work_dir
+from smtoolkit.local.jobs.common import JobReport, host_environment, local_hosts, status_of
+from smtoolkit.local.platform.modelserver import ModelServer
+from smtoolkit.local.platform.runner import HostExit, HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.platform.tree import host_paths, job_arn
+from smtoolkit.local.platform.workdir import MARKER, check_work_dir, prepare_work_dir
 
 
 def test_prepare_work_dir_refuses_foreign_dirs_and_removes_only_what_a_run_made(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import ConfigError
-from smtoolkit.local.flags import TrainingFlags, apply_training_flags, parse_channel, sdk_encoded
-from smtoolkit.local.procspec import ProcessingJobSpec
-from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.specfile import read_spec_file, resolve_processing_paths, resolve_training_paths, validated
+from smtoolkit.local.cli.train_flags import TrainingFlags, apply_training_flags, parse_channel, sdk_encoded
+from smtoolkit.local.spec.files import read_spec_file, resolve_processing_paths, resolve_training_paths, validated
+from smtoolkit.local.spec.processing import ProcessingJobSpec
+from smtoolkit.local.spec.training import TrainingJobSpec
 
 CHANNEL = {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": "s3://b/train"}}}
 

@@ -12,8 +12,8 @@ from smtoolkit.config.channels import Channel, ChannelConfig
 from smtoolkit.errors import ConfigError
 from smtoolkit.formats.pipe import open_fifo, wait_for_fifo
 from smtoolkit.formats.recordio import frame
-from smtoolkit.local import staging
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform import staging
+from smtoolkit.local.platform.store import ObjectStore
 from smtoolkit.storage import StoredObject
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.errors import CodeFetchError, ConfigError
-from smtoolkit.local.interrupt import JobInterrupted, StopSignals
-from smtoolkit.local.modeldata import stage_code, stage_model
-from smtoolkit.local.modelserver import ModelServer
-from smtoolkit.local.transdescribe import TransformRun, describe_transform, failure_reason
-from smtoolkit.local.transpec import ModelContainer, TransformJobSpec
+from smtoolkit.local.jobs.transform_report import TransformJobOutcome, describe_transform, failure_reason
+from smtoolkit.local.platform.interrupt import JobInterrupted, StopSignals
+from smtoolkit.local.platform.modeldata import stage_code, stage_model
+from smtoolkit.local.platform.modelserver import ModelServer
+from smtoolkit.local.spec.transform import ModelContainer, TransformJobSpec
 from smtoolkit.paths import JobPaths
 from smtoolkit.transform.assemble import FileOutcome
 from smtoolkit.transform.io import InputFile
@@ -116,26 +116,26 @@ def _summary(*errors: str | None) -> Summary:
 def test_describe_completed_failed_and_stopped(tmp_path: Path) -> None:
     spec = TransformJobSpec.model_validate({"TransformJobName": "j"})
     paths = JobPaths(tmp_path / "algo-1")
-    done = describe_transform(spec, _request(), TransformRun(summary=_summary(None)), "arn", paths)
+    done = describe_transform(spec, _request(), TransformJobOutcome(summary=_summary(None)), "arn", paths)
     described = done.describe()
     assert (done.status, done.exit_code, done.failure_reason) == ("Completed", 0, None)
     assert described["TransformJobStatus"] == "Completed" and "SecondaryStatus" not in described
     assert described["LocalOutputFiles"] == [{"Input": "/in/0.csv", "Output": "/out/0.csv.out"}]
     assert described["LocalServerLog"] == str(tmp_path / "algo-1.log")
     failed = describe_transform(
-        spec, _request(), TransformRun(summary=_summary(None, "batch 1: HTTP 500")), "arn", paths
+        spec, _request(), TransformJobOutcome(summary=_summary(None, "batch 1: HTTP 500")), "arn", paths
     )
     assert (failed.status, failed.exit_code) == ("Failed", 1)
     assert failed.failure_reason is not None and "FAILED 1.csv: batch 1: HTTP 500" in failed.failure_reason
     assert failed.failure_reason.startswith("ClientError: 1 of 2 files transformed")
-    stopped = describe_transform(spec, _request(), TransformRun(interrupted=signal.SIGTERM), "arn", paths)
+    stopped = describe_transform(spec, _request(), TransformJobOutcome(interrupted=signal.SIGTERM), "arn", paths)
     assert (stopped.status, stopped.exit_code) == ("Stopped", 143)
 
 
 def test_failure_reason_keeps_the_servers_last_lines_within_1024_chars() -> None:
     tail = "\n".join(f"Traceback line {index}" for index in range(200)) + "\nValueError: the real error"
     reason = failure_reason(
-        TransformRun(error="the model server exited before answering /ping", server_exit=1, server_tail=tail)
+        TransformJobOutcome(error="the model server exited before answering /ping", server_exit=1, server_tail=tail)
     )
     assert reason is not None and len(reason) == 1024
     assert reason.startswith(

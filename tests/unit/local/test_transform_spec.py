@@ -10,10 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from smtoolkit.errors import ConfigError
-from smtoolkit.local.command import local
-from smtoolkit.local.specfile import validated
-from smtoolkit.local.transflags import apply_transform_flags
-from smtoolkit.local.transpec import TransformJobSpec, request_fields, resolve_transform_paths
+from smtoolkit.local.cli.group import local_group
+from smtoolkit.local.cli.transform_flags import apply_transform_flags
+from smtoolkit.local.spec.files import validated
+from smtoolkit.local.spec.transform import TransformJobSpec, request_fields, resolve_transform_paths
+
+local = local_group()
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

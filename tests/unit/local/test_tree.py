@@ -6,9 +6,15 @@ import json
 from pathlib import Path
 
 from smtoolkit.config.training import TrainingEnv
-from smtoolkit.local.procspec import ProcessingJobSpec
-from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.tree import checkpoint_mount, host_paths, in_tree, write_processing_tree, write_training_tree
+from smtoolkit.local.platform.tree import (
+    checkpoint_mount,
+    host_paths,
+    in_tree,
+    write_processing_tree,
+    write_training_tree,
+)
+from smtoolkit.local.spec.processing import ProcessingJobSpec
+from smtoolkit.local.spec.training import TrainingJobSpec
 
 
 def _read(path: Path) -> object:

@@ -14,9 +14,9 @@ from pathlib import Path
 from smtoolkit.dirsync.destination import destination_for
 from smtoolkit.dirsync.intermediate import intermediate_prefix
 from smtoolkit.dirsync.uploader import FolderUploader
-from smtoolkit.local.metrics import MetricCollector
-from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.tree import in_tree
+from smtoolkit.local.platform.metrics import MetricCollector
+from smtoolkit.local.platform.tree import in_tree
+from smtoolkit.local.spec.training import TrainingJobSpec
 from smtoolkit.metricsfile import DIRECTORY_VARIABLE, read_metric_files
 from smtoolkit.paths import JobPaths
 

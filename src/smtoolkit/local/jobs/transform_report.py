@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smtoolkit.launch.report import FAILURE_REASON_CHARS
-from smtoolkit.local.job import JobReport
-from smtoolkit.local.modeldata import StagedModel
-from smtoolkit.local.transpec import TransformJobSpec
+from smtoolkit.local.jobs.common import JobReport
+from smtoolkit.local.platform.modeldata import StagedModel
+from smtoolkit.local.spec.transform import TransformJobSpec
 from smtoolkit.paths import JobPaths
 from smtoolkit.transform.progress import Summary
 from smtoolkit.transform.request import TransformRequest
@@ -23,7 +23,7 @@ from smtoolkit.transform.settings import JobSettings
 
 
 @dataclass
-class TransformRun:
+class TransformJobOutcome:
     """What happened, for the report."""
 
     started: float = field(default_factory=time.time)
@@ -41,7 +41,7 @@ def _iso(timestamp: float | None) -> str | None:
     return None if timestamp is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
-def failure_reason(run: TransformRun) -> str | None:
+def failure_reason(run: TransformJobOutcome) -> str | None:
     problems = []
     if run.error is not None:
         problems.append(run.error)
@@ -56,7 +56,7 @@ def failure_reason(run: TransformRun) -> str | None:
     return reason + run.server_tail[-(FAILURE_REASON_CHARS - len(reason)) :]  # its last lines: the error
 
 
-def _status(run: TransformRun) -> tuple[str, int, str | None]:
+def _status(run: TransformJobOutcome) -> tuple[str, int, str | None]:
     if run.interrupted is not None:
         return "Stopped", 128 + run.interrupted, None
     reason = failure_reason(run)
@@ -89,7 +89,7 @@ def _summary_line(summary: Summary, done: int) -> str:
     )
 
 
-def _local_fields(run: TransformRun, paths: JobPaths) -> dict[str, Any]:
+def _local_fields(run: TransformJobOutcome, paths: JobPaths) -> dict[str, Any]:
     local: dict[str, Any] = {
         "LocalModelDir": str(paths.model_dir),
         "LocalModelSource": run.staged.source if run.staged else None,
@@ -113,7 +113,7 @@ def _local_fields(run: TransformRun, paths: JobPaths) -> dict[str, Any]:
 
 
 def describe_transform(
-    spec: TransformJobSpec, request: TransformRequest, run: TransformRun, arn: str, paths: JobPaths
+    spec: TransformJobSpec, request: TransformRequest, run: TransformJobOutcome, arn: str, paths: JobPaths
 ) -> JobReport:
     status, exit_code, reason = _status(run)
     details: dict[str, Any] = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from smtoolkit.dirsync.destination import destination_for
 from smtoolkit.dirsync.uploader import FolderUploader
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform.store import ObjectStore
 from smtoolkit.storage import join_uri
 
 

@@ -1,5 +1,5 @@
 """What local training and processing jobs share: the work dir, each host's environment, the relayed output,
-and the job's outcome as the platform would describe it. The work dir itself: smtoolkit.local.workdir."""
+and the job's outcome as the platform would describe it. The work dir itself: smtoolkit.local.platform.workdir."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from smtoolkit.launch.report import FAILURE_REASON_CHARS
-from smtoolkit.local.hostnames import HostnameMode
-from smtoolkit.local.metrics import MetricCollector
-from smtoolkit.local.runner import RunOutcome
-from smtoolkit.local.tree import HOST_ADDRESSES_VARIABLE, host_addresses
+from smtoolkit.local.platform.hostnames import HostnameMode
+from smtoolkit.local.platform.metrics import MetricCollector
+from smtoolkit.local.platform.runner import RunOutcome
+from smtoolkit.local.platform.tree import HOST_ADDRESSES_VARIABLE, host_addresses
 from smtoolkit.logs import masked
 from smtoolkit.paths import BASE_DIR_VARIABLE, JobPaths
 
@@ -36,7 +36,7 @@ class LocalRunSettings:
     output: BinaryIO | None = None  # where the hosts' output goes (default: our stdout)
     cwd: Path = field(default_factory=Path.cwd)  # where a processing job's command runs
     image: str | None = None  # training: run each host's container side in this image (docker run)
-    hostnames: HostnameMode = "auto"  # in-process hosts under their own names (smtoolkit.local.hostnames)
+    hostnames: HostnameMode = "auto"  # in-process hosts under their own names (smtoolkit.local.platform.hostnames)
 
 
 def host_environment(

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from smtoolkit.local.procspec import ProcessingJobSpec
-from smtoolkit.local.spec import TrainingJobSpec
+from smtoolkit.local.spec.processing import ProcessingJobSpec
+from smtoolkit.local.spec.training import TrainingJobSpec
 from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
 
 NETWORK_INTERFACE = "lo"

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 from typing_extensions import Self
 
-from smtoolkit.local.spec import JOB_NAME_PATTERN, ApiModel, default_job_name
-from smtoolkit.local.specfile import absolute_uri
+from smtoolkit.local.spec.base import JOB_NAME_PATTERN, ApiModel, default_job_name
+from smtoolkit.local.spec.files import absolute_uri
 from smtoolkit.paths import DEFAULT_BASE_DIR
 from smtoolkit.transform.request import ClientConfigSpec, DataProcessingSpec, InputSpec, OutputSpec
 

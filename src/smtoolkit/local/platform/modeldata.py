@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smtoolkit.errors import ConfigError
-from smtoolkit.local.store import ObjectStore
-from smtoolkit.local.transpec import SUBMIT_DIRECTORY_VARIABLE, ModelContainer
-from smtoolkit.local.tree import in_tree
+from smtoolkit.local.platform.store import ObjectStore
+from smtoolkit.local.platform.tree import in_tree
+from smtoolkit.local.spec.transform import SUBMIT_DIRECTORY_VARIABLE, ModelContainer
 from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
 from smtoolkit.storage import is_s3_uri, local_path, open_s3_object
 from smtoolkit.usercode.fetch import fetch_code, safe_extract

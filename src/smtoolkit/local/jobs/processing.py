@@ -16,9 +16,7 @@ from pathlib import Path
 
 from smtoolkit.dirsync.uploader import FolderUploader
 from smtoolkit.errors import SmtoolkitError
-from smtoolkit.local import staging
-from smtoolkit.local.hostnames import as_host, host_naming
-from smtoolkit.local.job import (
+from smtoolkit.local.jobs.common import (
     HostOutput,
     JobReport,
     LocalRunSettings,
@@ -28,14 +26,16 @@ from smtoolkit.local.job import (
     status_of,
     with_this_python,
 )
-from smtoolkit.local.job import python_argv as smtoolkit_argv
-from smtoolkit.local.outputs import continuous_upload, put_folder
-from smtoolkit.local.preflight import check_processing
-from smtoolkit.local.procspec import ProcessingJobSpec
-from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
-from smtoolkit.local.store import ObjectStore
-from smtoolkit.local.tree import host_paths, in_tree, job_arn, write_processing_tree
-from smtoolkit.local.workdir import prepare_work_dir
+from smtoolkit.local.jobs.common import python_argv as smtoolkit_argv
+from smtoolkit.local.jobs.preflight import check_processing
+from smtoolkit.local.platform import staging
+from smtoolkit.local.platform.hostnames import as_host, host_naming
+from smtoolkit.local.platform.outputs import continuous_upload, put_folder
+from smtoolkit.local.platform.runner import HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.platform.store import ObjectStore
+from smtoolkit.local.platform.tree import host_paths, in_tree, job_arn, write_processing_tree
+from smtoolkit.local.platform.workdir import prepare_work_dir
+from smtoolkit.local.spec.processing import ProcessingJobSpec
 from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
 
 log = logging.getLogger(__name__)

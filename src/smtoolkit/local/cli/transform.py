@@ -1,6 +1,6 @@
 """`smtoolkit local transform`: a CreateTransformJob request (plus the model it names) run on this machine.
 
-Top-level imports stay light (click and the standard library); `local.command` adds this command to the group.
+Top-level imports stay light (click and the standard library); `local.cli.group` adds this command to the group.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import click
 from smtoolkit.transform.command import single_record_framing_option, slice_end_option
 
 if TYPE_CHECKING:
-    from smtoolkit.local.job import JobReport
+    from smtoolkit.local.jobs.common import JobReport
 
 PREVIEW_BYTES = 64 * 1024
 
@@ -100,7 +100,7 @@ def transform_summary(report: JobReport, work_dir: Path, preview: int, environ: 
 @click.option("--preview", type=click.IntRange(min=0), default=0, help="Print the first N lines of the first output.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: when stderr is a terminal).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit.")
-def transform_command(
+def local_transform_command(
     spec: Path | None,
     work_dir: Path | None,
     job_name: str | None,
@@ -124,12 +124,12 @@ def transform_command(
 
     from smtoolkit.config.files import validate
     from smtoolkit.errors import SmtoolkitError, exit_on
-    from smtoolkit.local.command import DEFAULT_WORK_ROOT, _settings, dry_run_text, warn_not_simulated
-    from smtoolkit.local.specfile import read_spec_file, validated
-    from smtoolkit.local.transflags import apply_transform_flags
-    from smtoolkit.local.transform import TransformRunOptions, run_local_transform
-    from smtoolkit.local.transpec import TransformJobSpec, request_fields, resolve_transform_paths
-    from smtoolkit.local.workdir import OUTPUT_DIR
+    from smtoolkit.local.cli.common import DEFAULT_WORK_ROOT, dry_run_text, run_settings, warn_not_simulated
+    from smtoolkit.local.cli.transform_flags import apply_transform_flags
+    from smtoolkit.local.jobs.transform import TransformRunOptions, run_local_transform
+    from smtoolkit.local.platform.workdir import OUTPUT_DIR
+    from smtoolkit.local.spec.files import read_spec_file, validated
+    from smtoolkit.local.spec.transform import TransformJobSpec, request_fields, resolve_transform_paths
     from smtoolkit.transform.request import TransformRequest, check_request
     from smtoolkit.transform.settings import LocalOptions
 
@@ -157,7 +157,7 @@ def transform_command(
             dumped = {**job.model_dump(by_alias=True, exclude_none=True), **request.model_dump(exclude_none=True)}
             click.echo(dry_run_text(dumped))
             return
-        settings = _settings(work, job.transform_job_name, grace_period)
+        settings = run_settings(work, job.transform_job_name, grace_period)
         interactive = progress if progress is not None else sys.stderr.isatty()
         local_options = LocalOptions(
             slice_end == "inclusive", "payload" if single_record_framing == "payload" else "framed"

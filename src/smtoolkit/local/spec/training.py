@@ -2,33 +2,20 @@
 
 Fields the API has but a local run does not simulate (RoleArn, VpcConfig, Tags...: each model's `API_ONLY`) are
 accepted and named in a warning; other names are errors (smtoolkit.config.apifields). Local paths may stand
-wherever the API takes an S3 URI; `specfile.resolve_training_paths` makes relative ones absolute first.
+wherever the API takes an S3 URI; `spec.files.resolve_training_paths` makes relative ones absolute first.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
 from smtoolkit.config.channels import InputMode
-
-JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
-Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
-
-
-def default_job_name(base: str) -> str:
-    """`<base>-YYYY-mm-dd-HH-MM-SS-mmm`, the SDK's rule for unnamed jobs."""
-    now = time.time()
-    return f"{base}-{time.strftime('%Y-%m-%d-%H-%M-%S', time.gmtime(now))}-{int(now * 1000) % 1000:03d}"
-
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+from smtoolkit.local.spec.base import JOB_NAME_PATTERN, ApiModel, Distribution, StoppingCondition, default_job_name
 
 
 class MetricDefinition(ApiModel):
@@ -131,11 +118,6 @@ class ResourceSpec(ApiModel):
 class CheckpointSpec(ApiModel):
     s3_uri: str = Field(alias="S3Uri", min_length=1)
     local_path: str = Field(default="/opt/ml/checkpoints", alias="LocalPath")
-
-
-class StoppingCondition(ApiModel):
-    API_ONLY: ClassVar[frozenset[str]] = frozenset({"MaxWaitTimeInSeconds", "MaxPendingTimeInSeconds"})
-    max_runtime_in_seconds: int | None = Field(default=None, alias="MaxRuntimeInSeconds", ge=1)
 
 
 class TrainingJobSpec(ApiModel):

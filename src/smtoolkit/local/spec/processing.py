@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
-from smtoolkit.local.spec import JOB_NAME_PATTERN, ApiModel, Distribution, StoppingCondition, default_job_name
+from smtoolkit.local.spec.base import JOB_NAME_PATTERN, ApiModel, Distribution, StoppingCondition, default_job_name
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 

@@ -4,7 +4,8 @@
 `output/data/`, merged: on a name clash the lower-numbered host's file is kept (the platform only says clashing
 names overwrite each other). When they cannot be put there (an S3 upload fails), they are kept in the work dir
 and the job fails saying where. Symbolic links are stored as links, never followed. Checkpoints are copied from the
-checkpoint location into each host's checkpoint dir before the job (smtoolkit.local.livesync mirrors them back).
+checkpoint location into each host's checkpoint dir before the job (smtoolkit.local.platform.livesync mirrors them
+back).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smtoolkit.errors import SmtoolkitError
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform.store import ObjectStore
 from smtoolkit.storage import join_uri
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtoolkit.local.flags import unique_pairs
-from smtoolkit.local.specfile import absolute_uri
-from smtoolkit.local.transpec import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, resolve_submit_directory
+from smtoolkit.local.cli.pairs import unique_pairs
+from smtoolkit.local.spec.files import absolute_uri
+from smtoolkit.local.spec.transform import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, resolve_submit_directory
 
 # flag (the click parameter name) -> where it goes in the request
 REQUEST_FLAGS = {

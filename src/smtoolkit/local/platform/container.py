@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from smtoolkit.errors import LaunchError
-from smtoolkit.local.runner import HostLaunch
+from smtoolkit.local.platform.runner import HostLaunch
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ and the job's outcome (`<work dir>/job.json`, DescribeTrainingJob-shaped).
 Each host runs `python -m smtoolkit train` (the container's `train`) with SAGEMAKER_BASE_DIR at its tree, or
 AlgorithmSpecification.ContainerEntrypoint + ContainerArguments when given (arguments alone replace `train`, as
 with an image whose ENTRYPOINT is `smtoolkit`); with an image (`--image`), `docker run IMAGE train` instead
-(smtoolkit.local.container). In-process hosts run under their own names where Linux namespaces allow
-(smtoolkit.local.hostnames). An MPI job's hosts share `<work dir>/.mpi` (SMTOOLKIT_MPI_LOCAL_DIR): mpirun starts
-every host's ranks on this machine without ssh (smtoolkit.launch.mpi_local).
+(smtoolkit.local.platform.container). In-process hosts run under their own names where Linux namespaces allow
+(smtoolkit.local.platform.hostnames). An MPI job's hosts share `<work dir>/.mpi` (SMTOOLKIT_MPI_LOCAL_DIR):
+mpirun starts every host's ranks on this machine without ssh (smtoolkit.launch.mpi_local).
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ import signal
 from pathlib import Path
 
 from smtoolkit.formats.pipe import PipeWriter
-from smtoolkit.local import artifacts, livesync, staging
-from smtoolkit.local.container import ContainerHosts, local_source_mounts
-from smtoolkit.local.hostnames import as_host, host_naming
-from smtoolkit.local.job import (
+from smtoolkit.local.jobs.common import (
     HostOutput,
     JobReport,
     LocalRunSettings,
@@ -29,14 +26,17 @@ from smtoolkit.local.job import (
     status_of,
     with_this_python,
 )
-from smtoolkit.local.job import python_argv as smtoolkit_argv
-from smtoolkit.local.metrics import MetricCollector
-from smtoolkit.local.preflight import check_training
-from smtoolkit.local.runner import HostLaunch, RunOutcome, run_hosts
-from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.store import ObjectStore
-from smtoolkit.local.tree import checkpoint_mount, host_paths, in_tree, job_arn, write_training_tree
-from smtoolkit.local.workdir import OUTPUT_DIR, prepare_work_dir
+from smtoolkit.local.jobs.common import python_argv as smtoolkit_argv
+from smtoolkit.local.jobs.preflight import check_training
+from smtoolkit.local.platform import artifacts, livesync, staging
+from smtoolkit.local.platform.container import ContainerHosts, local_source_mounts
+from smtoolkit.local.platform.hostnames import as_host, host_naming
+from smtoolkit.local.platform.metrics import MetricCollector
+from smtoolkit.local.platform.runner import HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.platform.store import ObjectStore
+from smtoolkit.local.platform.tree import checkpoint_mount, host_paths, in_tree, job_arn, write_training_tree
+from smtoolkit.local.platform.workdir import OUTPUT_DIR, prepare_work_dir
+from smtoolkit.local.spec.training import TrainingJobSpec
 from smtoolkit.paths import JobPaths
 
 log = logging.getLogger(__name__)

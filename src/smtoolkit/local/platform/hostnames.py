@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from smtoolkit.errors import ConfigError
-from smtoolkit.local.tree import LOOPBACK
+from smtoolkit.local.platform.tree import LOOPBACK
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from smtoolkit.formats.pipe import EpochSource, PipeWriter
 from smtoolkit.formats.recordio import frame
-from smtoolkit.local.store import ObjectStore
+from smtoolkit.local.platform.store import ObjectStore
 from smtoolkit.storage import StoredObject, is_s3_uri
 
 log = logging.getLogger(__name__)

@@ -16,16 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from smtoolkit.errors import SmtoolkitError
-from smtoolkit.local.interrupt import JobInterrupted, StopSignals
-from smtoolkit.local.job import HostOutput, JobReport, LocalRunSettings, host_environment
-from smtoolkit.local.job import python_argv as smtoolkit_argv
-from smtoolkit.local.modeldata import StagedModel, stage_model
-from smtoolkit.local.modelserver import ModelServer
-from smtoolkit.local.preflight import check_transform
-from smtoolkit.local.transdescribe import TransformRun, describe_transform
-from smtoolkit.local.transpec import TransformJobSpec
-from smtoolkit.local.tree import LOOPBACK, host_paths, job_arn
-from smtoolkit.local.workdir import prepare_work_dir
+from smtoolkit.local.jobs.common import HostOutput, JobReport, LocalRunSettings, host_environment
+from smtoolkit.local.jobs.common import python_argv as smtoolkit_argv
+from smtoolkit.local.jobs.preflight import check_transform
+from smtoolkit.local.jobs.transform_report import TransformJobOutcome, describe_transform
+from smtoolkit.local.platform.interrupt import JobInterrupted, StopSignals
+from smtoolkit.local.platform.modeldata import StagedModel, stage_model
+from smtoolkit.local.platform.modelserver import ModelServer
+from smtoolkit.local.platform.tree import LOOPBACK, host_paths, job_arn
+from smtoolkit.local.platform.workdir import prepare_work_dir
+from smtoolkit.local.spec.transform import TransformJobSpec
 from smtoolkit.logs import masked
 from smtoolkit.paths import JobPaths
 from smtoolkit.transform.client import execution_parameters, wait_for_ping
@@ -63,7 +63,7 @@ def _server_env(
 
 
 def _transform_files(
-    settings: JobSettings, port: int, environ: Mapping[str, str], run: TransformRun, tty: bool
+    settings: JobSettings, port: int, environ: Mapping[str, str], run: TransformJobOutcome, tty: bool
 ) -> None:
     """Run the transform, keeping the outcomes of the files finished when a stop comes."""
 
@@ -97,7 +97,7 @@ def run_local_transform(
         )
     paths = host_paths(work_dir, HOST)
     output = HostOutput(settings.output, work_dir)
-    run = TransformRun()
+    run = TransformJobOutcome()
     server: ModelServer | None = None
     with StopSignals() as stop:
         try:

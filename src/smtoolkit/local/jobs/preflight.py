@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from smtoolkit.errors import ConfigError, Problem
-from smtoolkit.local.artifacts import artifact_prefix
-from smtoolkit.local.procspec import ProcessingJobSpec
-from smtoolkit.local.spec import TrainingJobSpec
-from smtoolkit.local.transpec import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, TransformJobSpec
-from smtoolkit.local.workdir import OUTPUT_DIR, check_work_dir
+from smtoolkit.local.platform.artifacts import artifact_prefix
+from smtoolkit.local.platform.workdir import OUTPUT_DIR, check_work_dir
+from smtoolkit.local.spec.processing import ProcessingJobSpec
+from smtoolkit.local.spec.training import TrainingJobSpec
+from smtoolkit.local.spec.transform import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, TransformJobSpec
 from smtoolkit.paths import DEFAULT_BASE_DIR
 from smtoolkit.storage import is_s3_uri, local_path, writable_problem
 from smtoolkit.transform.io import location_problems

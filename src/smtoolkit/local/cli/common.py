@@ -1,0 +1,157 @@
+"""What the `smtoolkit local` commands share: the common flags, the run settings, the dry run and the summary.
+
+Top-level imports stay light (click and the standard library); each command imports what it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from smtoolkit.local.jobs.common import JobReport, LocalRunSettings
+
+    SpecT = TypeVar("SpecT", bound=BaseModel)
+
+DEFAULT_WORK_ROOT = Path("smtoolkit-local")
+
+
+def warn_not_simulated(names: list[str], source: str) -> None:
+    from smtoolkit.config.apifields import not_simulated_warning
+
+    if names:
+        click.echo(not_simulated_warning(source, names), err=True)
+
+
+def dry_run_text(request: dict[str, Any]) -> str:
+    """The resolved request as JSON, secret-looking values masked as in the logs (an Environment's DB_PASSWORD, a
+    hyperparameter api_key, `TOKEN=...` in an argument)."""
+    from smtoolkit.logs import mask_text, masked
+
+    return mask_text(json.dumps(masked(request), indent=2))
+
+
+def job_summary(report: JobReport, work_dir: Path) -> str:
+    described = report.describe()
+    lines = [f"{report.kind} {report.name}: {report.status} (exit code {report.exit_code})"]
+    if report.failure_reason:
+        lines.append("failure reason: " + report.failure_reason.strip().replace("\n", "\n  "))
+    if described.get("ExitMessage"):
+        lines.append("exit message: " + str(described["ExitMessage"]).strip().replace("\n", "\n  "))
+    if "ModelArtifacts" in described:
+        lines.append(f"model artifacts: {described['ModelArtifacts']['S3ModelArtifacts']}")
+        lines.append(f"output data:     {described['LocalOutputArtifacts']}")
+    if "LocalKeptArtifacts" in described:
+        lines.append(f"kept here:       {described['LocalKeptArtifacts']}  (they could not be put at the output path)")
+    lines.append(f"job trees:       {work_dir}/<host>  (logs: {work_dir}/<host>.log)")
+    lines.append(f"description:     {work_dir / 'job.json'}")
+    if report.metrics_table:
+        lines += ["metrics:", report.metrics_table]
+    return "\n".join(lines)
+
+
+def run_settings(
+    work_dir: Path | None, name: str, grace_period: float, image: str | None = None, hostnames: str = "auto"
+) -> LocalRunSettings:
+    import os
+
+    from smtoolkit.local.jobs.common import LocalRunSettings  # noqa: F811 - lazily
+    from smtoolkit.local.platform.hostnames import HostnameMode
+
+    mode = cast(HostnameMode, hostnames)  # click.Choice checked it
+    return LocalRunSettings(work_dir or DEFAULT_WORK_ROOT / name, os.environ, grace_period, image=image, hostnames=mode)
+
+
+COMMON_OPTIONS = [
+    click.option(
+        "--work-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the job trees go [./smtoolkit-local/<job>].",
+    ),
+    click.option("--job-name", help="The job's name (default: from the spec, else generated)."),
+    click.option("--instance-count", type=click.IntRange(1, 16), help="Hosts to run (algo-1..N, on loopback)."),
+    click.option("-e", "--env", "environment", multiple=True, metavar="KEY=VALUE", help="Add to Environment."),
+    click.option("--max-run", type=click.IntRange(min=1), help="StoppingCondition.MaxRuntimeInSeconds."),
+    click.option(
+        "--grace-period",
+        type=click.FloatRange(min=0),
+        default=120.0,
+        show_default=True,
+        help="Seconds between the stop signal and SIGKILL.",
+    ),
+    click.option(
+        "--hostnames",
+        type=click.Choice(["auto", "on", "off"]),  # smtoolkit.local.platform.hostnames.HostnameMode
+        default="auto",
+        show_default=True,
+        help="Run each host under its own hostname with algo-N resolvable (Linux namespaces): auto where "
+        "possible, on (or fail), off.",
+    ),
+    click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit."),
+]
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """The values of `COMMON_OPTIONS`, handed to a command as `common`."""
+
+    work_dir: Path | None
+    job_name: str | None
+    instance_count: int | None
+    environment: Sequence[str]
+    max_run: int | None
+    grace_period: float
+    hostnames: str
+    dry_run: bool
+
+
+def with_common_options(function: Callable[..., None]) -> Callable[..., None]:
+    """Add `COMMON_OPTIONS` to a command; its function gets their values as one `common` argument."""
+
+    @functools.wraps(function)
+    def command(*args: Any, **values: Any) -> None:
+        common = CommonOptions(
+            work_dir=values.pop("work_dir"),
+            job_name=values.pop("job_name"),
+            instance_count=values.pop("instance_count"),
+            environment=values.pop("environment"),
+            max_run=values.pop("max_run"),
+            grace_period=values.pop("grace_period"),
+            hostnames=values.pop("hostnames"),
+            dry_run=values.pop("dry_run"),
+        )
+        function(*args, common=common, **values)
+
+    for option in reversed(COMMON_OPTIONS):
+        command = option(command)
+    return command
+
+
+def run_job(
+    validated: tuple[SpecT, list[str]],
+    name: str,
+    source: str,
+    common: CommonOptions,
+    run: Callable[[SpecT, LocalRunSettings], JobReport],
+    image: str | None = None,
+) -> None:
+    """Warn about what is not simulated, then print the job (--dry-run) or run it, print its summary and exit
+    with its exit code."""
+    job, not_simulated = validated
+    warn_not_simulated(not_simulated, source)
+    if common.dry_run:
+        click.echo(dry_run_text(job.model_dump(by_alias=True, exclude_none=True)))
+        return
+    settings = run_settings(common.work_dir, name, common.grace_period, image, common.hostnames)
+    report = run(job, settings)
+    click.echo(job_summary(report, settings.work_dir.resolve()))
+    sys.exit(report.exit_code)

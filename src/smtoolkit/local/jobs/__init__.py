@@ -1,0 +1,2 @@
+"""Local training, processing and transform jobs: spec -> hosts' trees, staged inputs and launches -> run ->
+outputs -> the job's report."""
