@@ -14,15 +14,19 @@ local = local_group()
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def test_train_dry_run_prints_the_resolved_request() -> None:
-    result = CliRunner().invoke(local, ["train", str(EXAMPLES / "train-job.json"), "--dry-run", "-H", "epochs=5"])
+def test_train_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    argv = ["train", str(EXAMPLES / "train-job.json"), "--dry-run", "-H", "epochs=5", "--work-dir", str(work)]
+    result = CliRunner().invoke(local, argv)
     assert result.exit_code == 0, result.output
-    request = json.loads(result.output)
-    assert request["HyperParameters"]["epochs"] == "5"
-    assert json.loads(request["HyperParameters"]["sagemaker_submit_directory"]) == str(EXAMPLES / "job" / "code")
-    assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == str(
-        EXAMPLES / "job" / "input" / "data" / "train"
-    )
+    plan = json.loads(result.output)
+    hyperparameters = plan["Files"][str(work / "algo-1" / "input" / "config" / "hyperparameters.json")]
+    assert hyperparameters["epochs"] == "5"
+    assert json.loads(hyperparameters["sagemaker_submit_directory"]) == str(EXAMPLES / "job" / "code")
+    [host] = plan["Hosts"]
+    assert host["Argv"][-3:] == ["-m", "smtoolkit", "train"] and host["Cwd"] == str(work / "algo-1")
+    assert plan["Inputs"][0]["Source"] == str(EXAMPLES / "job" / "input" / "data" / "train")
+    assert not work.exists()
 
 
 def test_bad_flags_and_specs_exit_2_naming_the_problem(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from smtoolkit.local.platform.tree import (
     checkpoint_mount,
     host_paths,
     in_tree,
-    write_processing_tree,
-    write_training_tree,
+    make_tree,
+    processing_tree,
+    training_tree,
 )
 from smtoolkit.local.spec.processing import ProcessingJobSpec
 from smtoolkit.local.spec.training import TrainingJobSpec
@@ -44,7 +45,7 @@ def test_training_tree_files(tmp_path: Path) -> None:
         }
     )
     paths = host_paths(tmp_path, "algo-2")
-    write_training_tree(spec, paths, "algo-2")
+    make_tree(*training_tree(spec, paths, "algo-2"))
     config = paths.input_config_dir
     assert _read(config / "hyperparameters.json") == {"lr": "0.1", "sagemaker_program": '"train.py"'}
     assert _read(config / "inputdataconfig.json") == {
@@ -86,7 +87,7 @@ def test_a_container_is_told_its_own_checkpoint_path(tmp_path: Path) -> None:
     (the host's path would be lost in the container), and the folder the job mirrors is the one mounted there."""
     spec = TrainingJobSpec.model_validate({"CheckpointConfig": {"S3Uri": "s3://b/ck/"}})
     paths = host_paths(tmp_path, "algo-1")
-    write_training_tree(spec, paths, "algo-1", in_container=True)
+    make_tree(*training_tree(spec, paths, "algo-1", in_container=True))
     assert _read(paths.checkpoint_config_file) == {"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://b/ck/"}
     assert (paths.base / "checkpoints").is_dir() and checkpoint_mount(spec, paths) is None
 
@@ -95,7 +96,7 @@ def test_a_checkpoint_path_outside_opt_ml_is_mounted_into_the_container(tmp_path
     elsewhere = tmp_path / "ckpt"
     spec = TrainingJobSpec.model_validate({"CheckpointConfig": {"S3Uri": "s3://b/ck/", "LocalPath": str(elsewhere)}})
     paths = host_paths(tmp_path, "algo-1")
-    write_training_tree(spec, paths, "algo-1", in_container=True)
+    make_tree(*training_tree(spec, paths, "algo-1", in_container=True))
     assert _read(paths.checkpoint_config_file) == {"LocalPath": str(elsewhere), "S3Uri": "s3://b/ck/"}
     assert checkpoint_mount(spec, paths) == (elsewhere, str(elsewhere))
 
@@ -122,7 +123,7 @@ def test_processing_tree_points_local_paths_into_the_host_tree(tmp_path: Path) -
         }
     )
     paths = host_paths(tmp_path, "algo-1")
-    write_processing_tree(spec, paths, "algo-1", "arn:x")
+    make_tree(*processing_tree(spec, paths, "algo-1", "arn:x"))
     config = _read(paths.processing_job_config_file)
     assert isinstance(config, dict)
     assert config["ProcessingInputs"][0]["S3Input"]["LocalPath"] == str(paths.base / "processing" / "in")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from smtoolkit.local.jobs.common import JobReport, LocalRunSettings
+    from smtoolkit.local.jobs.plan import LocalPlan
 
     SpecT = TypeVar("SpecT", bound=BaseModel)
 
@@ -141,17 +142,19 @@ def run_job(
     name: str,
     source: str,
     common: CommonOptions,
-    run: Callable[[SpecT, LocalRunSettings], JobReport],
+    plan: Callable[[SpecT, LocalRunSettings], LocalPlan],
+    execute: Callable[[SpecT, LocalPlan, LocalRunSettings], JobReport],
     image: str | None = None,
 ) -> None:
-    """Warn about what is not simulated, then print the job (--dry-run) or run it, print its summary and exit
-    with its exit code."""
+    """Warn about what is not simulated, then plan the job and print the plan (--dry-run: nothing written or
+    started) or execute it, print its summary and exit with its exit code."""
     job, not_simulated = validated
     warn_not_simulated(not_simulated, source)
-    if common.dry_run:
-        click.echo(dry_run_text(job.model_dump(by_alias=True, exclude_none=True)))
-        return
     settings = run_settings(common.work_dir, name, common.grace_period, image, common.hostnames)
-    report = run(job, settings)
+    planned = plan(job, settings)
+    if common.dry_run:
+        click.echo(planned.text())
+        return
+    report = execute(job, planned, settings)
     click.echo(job_summary(report, settings.work_dir.resolve()))
     sys.exit(report.exit_code)

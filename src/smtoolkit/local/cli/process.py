@@ -20,7 +20,8 @@ def local_process_command(spec: Path, common: CommonOptions) -> None:
     ContainerEntrypoint + ContainerArguments run under `smtoolkit process` on each host."""
     from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.cli.pairs import unique_pairs
-    from smtoolkit.local.jobs.processing import run_local_processing
+    from smtoolkit.local.jobs.processing import execute_processing
+    from smtoolkit.local.jobs.processing_plan import plan_processing
     from smtoolkit.local.spec.files import read_spec_file, resolve_processing_paths, validated
     from smtoolkit.local.spec.processing import ProcessingJobSpec
 
@@ -36,6 +37,6 @@ def local_process_command(spec: Path, common: CommonOptions) -> None:
         if common.max_run is not None:
             raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = common.max_run
         job = validated(ProcessingJobSpec, raw, str(spec))
-        run_job(job, job[0].processing_job_name, str(spec), common, run_local_processing)
+        run_job(job, job[0].processing_job_name, str(spec), common, plan_processing, execute_processing)
     except SmtoolkitError as error:
         exit_on(error)

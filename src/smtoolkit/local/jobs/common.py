@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from smtoolkit.launch.report import FAILURE_REASON_CHARS
+from smtoolkit.local.jobs.plan import inherited_environment
 from smtoolkit.local.platform.hostnames import HostnameMode
 from smtoolkit.local.platform.metrics import MetricCollector
 from smtoolkit.local.platform.runner import RunOutcome
@@ -20,9 +21,6 @@ from smtoolkit.local.platform.tree import HOST_ADDRESSES_VARIABLE, host_addresse
 from smtoolkit.logs import masked
 from smtoolkit.paths import BASE_DIR_VARIABLE, JobPaths
 
-# Inherited variables that would contradict the job tree (a container starts without them).
-SCRUBBED_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_")
-SCRUBBED_NAMES = ("CURRENT_HOST",)
 EXIT_ON_MAX_RUNTIME = 124
 DEFAULT_GRACE_PERIOD = 120.0
 BARE_PYTHON = re.compile(r"python(3(\.\d+)?)?")
@@ -39,22 +37,18 @@ class LocalRunSettings:
     hostnames: HostnameMode = "auto"  # in-process hosts under their own names (smtoolkit.local.platform.hostnames)
 
 
+def host_variables(
+    job_env: Mapping[str, str], base_dir: Path, hosts: list[str], extra: Mapping[str, str]
+) -> dict[str, str]:
+    """What a host adds to the inherited environment: the job's Environment, then the platform's own."""
+    return {**job_env, BASE_DIR_VARIABLE: str(base_dir), HOST_ADDRESSES_VARIABLE: host_addresses(hosts), **extra}
+
+
 def host_environment(
     environ: Mapping[str, str], job_env: Mapping[str, str], base_dir: Path, hosts: list[str], extra: Mapping[str, str]
 ) -> dict[str, str]:
     """The inherited environment without job variables, then the job's Environment, then the platform's own."""
-    inherited = {
-        key: value
-        for key, value in environ.items()
-        if not key.startswith(SCRUBBED_PREFIXES) and key not in SCRUBBED_NAMES
-    }
-    return {
-        **inherited,
-        **job_env,
-        BASE_DIR_VARIABLE: str(base_dir),
-        HOST_ADDRESSES_VARIABLE: host_addresses(hosts),
-        **extra,
-    }
+    return {**inherited_environment(environ), **host_variables(job_env, base_dir, hosts, extra)}
 
 
 class HostOutput:

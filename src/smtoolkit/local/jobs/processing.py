@@ -11,42 +11,29 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from smtoolkit.dirsync.uploader import FolderUploader
 from smtoolkit.errors import SmtoolkitError
-from smtoolkit.local.jobs.common import (
-    HostOutput,
-    JobReport,
-    LocalRunSettings,
-    host_environment,
-    local_hosts,
-    read_reason,
-    status_of,
-    with_this_python,
-)
-from smtoolkit.local.jobs.common import python_argv as smtoolkit_argv
+from smtoolkit.local.jobs.common import HostOutput, JobReport, LocalRunSettings, local_hosts, read_reason, status_of
+from smtoolkit.local.jobs.plan import LocalPlan, launches
 from smtoolkit.local.jobs.preflight import check_processing
+from smtoolkit.local.jobs.processing_plan import plan_processing
 from smtoolkit.local.platform import staging
 from smtoolkit.local.platform.hostnames import as_host, host_naming
 from smtoolkit.local.platform.outputs import continuous_upload, put_folder
-from smtoolkit.local.platform.runner import HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.platform.runner import RunOutcome, run_hosts
 from smtoolkit.local.platform.store import ObjectStore
-from smtoolkit.local.platform.tree import host_paths, in_tree, job_arn, write_processing_tree
+from smtoolkit.local.platform.tree import host_paths, in_tree, job_arn, make_tree
 from smtoolkit.local.platform.workdir import prepare_work_dir
 from smtoolkit.local.spec.processing import ProcessingJobSpec
-from smtoolkit.paths import DEFAULT_BASE_DIR, JobPaths
+from smtoolkit.paths import JobPaths
 
 log = logging.getLogger(__name__)
 
 EXIT_MESSAGE_BYTES = 1024
-
-
-def in_tree_argv(argv: Sequence[str], paths: JobPaths) -> list[str]:
-    """Arguments that are paths under /opt/ml/ pointed at the host's tree."""
-    prefix = f"{DEFAULT_BASE_DIR}/"
-    return [str(in_tree(arg, paths)) if arg.startswith(prefix) else arg for arg in argv]
 
 
 def _stage_inputs(spec: ProcessingJobSpec, store: ObjectStore, trees: dict[str, JobPaths]) -> None:
@@ -93,32 +80,30 @@ def _stop_continuous(uploads: list[FolderUploader]) -> list[str]:
 
 
 def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) -> JobReport:
-    work_dir = settings.work_dir.resolve()
+    """Plan the job, then run it; preparation errors raise before any host starts."""
+    return execute_processing(spec, plan_processing(spec, settings), settings)
+
+
+def execute_processing(spec: ProcessingJobSpec, plan: LocalPlan, settings: LocalRunSettings) -> JobReport:
+    """Do what `plan` says: trees, inputs staged, hosts run, outputs put (Continuous ones while they run), report."""
+    work_dir = plan.work_dir
     store = ObjectStore(settings.environ)
     check_processing(spec, work_dir, settings.environ, settings.cwd)
     prepare_work_dir(work_dir)
-    arn = job_arn("processing-job", spec.processing_job_name, settings.environ)
+    make_tree(list(plan.directories), dict(plan.files))
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
-    for host, paths in trees.items():
-        write_processing_tree(spec, paths, host, arn)
     _stage_inputs(spec, store, trees)
     naming = host_naming(work_dir, spec.hosts, settings.hostnames)
-    command = with_this_python(spec.command)
-    launches = [
-        HostLaunch(
-            host,
-            as_host(naming, host, smtoolkit_argv("process", "--", *in_tree_argv(command, paths)), paths.base),
-            host_environment(settings.environ, spec.environment, paths.base, spec.hosts, {}),
-            settings.cwd,
-        )
-        for host, paths in trees.items()
+    hosts = [
+        replace(host, argv=as_host(naming, host.host, host.argv, trees[host.host].base))
+        for host in launches(plan, settings.environ)
     ]
     output = HostOutput(settings.output, work_dir)
     continuous = _start_continuous(spec, trees, settings.environ)
     upload_errors: list[str | None] = []
     try:
         outcome = run_hosts(
-            launches,
+            hosts,
             output,
             stop_signal=signal.SIGINT,
             grace_period=settings.grace_period,
@@ -128,7 +113,13 @@ def run_local_processing(spec: ProcessingJobSpec, settings: LocalRunSettings) ->
         output.close()
         upload_errors += _stop_continuous(continuous)
     upload_errors += [_put_outputs(store, local, uri) for local, uri in _end_of_job_outputs(spec, trees)]
-    report = _report(spec, outcome, trees, arn, [error for error in upload_errors if error])
+    report = _report(
+        spec,
+        outcome,
+        trees,
+        job_arn("processing-job", plan.name, settings.environ),
+        [error for error in upload_errors if error],
+    )
     report.write(work_dir / "job.json")
     return report
 

@@ -13,42 +13,26 @@ from __future__ import annotations
 
 import logging
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 from smtoolkit.formats.pipe import PipeWriter
-from smtoolkit.local.jobs.common import (
-    HostOutput,
-    JobReport,
-    LocalRunSettings,
-    host_environment,
-    local_hosts,
-    read_reason,
-    status_of,
-    with_this_python,
-)
-from smtoolkit.local.jobs.common import python_argv as smtoolkit_argv
+from smtoolkit.local.jobs.common import HostOutput, JobReport, LocalRunSettings, local_hosts, read_reason, status_of
+from smtoolkit.local.jobs.plan import LocalPlan, launches
 from smtoolkit.local.jobs.preflight import check_training
+from smtoolkit.local.jobs.training_plan import output_path, plan_training
 from smtoolkit.local.platform import artifacts, livesync, staging
-from smtoolkit.local.platform.container import ContainerHosts, local_source_mounts
+from smtoolkit.local.platform.container import ContainerHosts
 from smtoolkit.local.platform.hostnames import as_host, host_naming
 from smtoolkit.local.platform.metrics import MetricCollector
-from smtoolkit.local.platform.runner import HostLaunch, RunOutcome, run_hosts
+from smtoolkit.local.platform.runner import RunOutcome, run_hosts
 from smtoolkit.local.platform.store import ObjectStore
-from smtoolkit.local.platform.tree import checkpoint_mount, host_paths, in_tree, job_arn, write_training_tree
+from smtoolkit.local.platform.tree import host_paths, in_tree, job_arn, make_tree
 from smtoolkit.local.platform.workdir import OUTPUT_DIR, prepare_work_dir
 from smtoolkit.local.spec.training import TrainingJobSpec
 from smtoolkit.paths import JobPaths
 
 log = logging.getLogger(__name__)
-
-MPI_LOCAL_DIR_VARIABLE = "SMTOOLKIT_MPI_LOCAL_DIR"  # read by smtoolkit.config.engine
-
-
-def host_argv(spec: TrainingJobSpec) -> tuple[str, ...]:
-    algorithm = spec.algorithm_specification
-    if algorithm.container_entrypoint:
-        return (*with_this_python(algorithm.container_entrypoint), *(algorithm.container_arguments or []))
-    return smtoolkit_argv(*(algorithm.container_arguments or ["train"]))
 
 
 def _stage_channels(
@@ -81,21 +65,19 @@ def _stage_channels(
         )
 
 
-def _writable(spec: TrainingJobSpec, paths: JobPaths) -> list[tuple[Path, str]]:
-    mount = checkpoint_mount(spec, paths)
-    return [mount] if mount else []
-
-
 def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> JobReport:
-    """Run the whole job; preparation errors (bad source, unreadable S3) raise before any host starts."""
-    work_dir = settings.work_dir.resolve()
+    """Plan the job, then run it; preparation errors (bad source, unreadable S3) raise before any host starts."""
+    return execute_training(spec, plan_training(spec, settings), settings)
+
+
+def execute_training(spec: TrainingJobSpec, plan: LocalPlan, settings: LocalRunSettings) -> JobReport:
+    """Do what `plan` says: trees, checkpoints restored, channels staged, hosts run, mirrors, artifacts, report."""
+    work_dir = plan.work_dir
     store = ObjectStore(settings.environ)
     check_training(spec, work_dir, settings.environ)
     prepare_work_dir(work_dir)
+    make_tree(list(plan.directories), dict(plan.files))
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
-    for host, paths in trees.items():
-        write_training_tree(spec, paths, host, in_container=settings.image is not None)
-    checkpoint_dirs = []
     if spec.checkpoint_config is not None:
         checkpoint_dirs = [in_tree(spec.checkpoint_config.local_path, paths) for paths in trees.values()]
         restored = artifacts.restore_checkpoints(store, spec.checkpoint_config.s3_uri, checkpoint_dirs)
@@ -104,45 +86,21 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
     output = HostOutput(settings.output, work_dir, metrics)
     writers: list[PipeWriter] = []
     arn = job_arn("training-job", spec.training_job_name, settings.environ)
-    platform_env = {"TRAINING_JOB_NAME": spec.training_job_name, "TRAINING_JOB_ARN": arn}
+    hosts = launches(plan, settings.environ)
     containers = None
-    if settings.image:
-        containers = ContainerHosts(settings.image, spec.training_job_name, settings.environ, settings.grace_period)
-        algorithm = spec.algorithm_specification
-        command = (algorithm.container_entrypoint or [], algorithm.container_arguments or ["train"])
-        mounts = local_source_mounts(spec.hyperparameters)
-        job_env = {**spec.environment, **platform_env, **livesync.CONTAINER_METRICS_ENV}
-        launches = [
-            containers.launch(host, paths.base, command, job_env, mounts, _writable(spec, paths))
-            for host, paths in trees.items()
-        ]
+    if settings.image and plan.network:
+        containers = ContainerHosts(settings.image, plan.network, settings.environ, settings.grace_period)
+        containers.open()
     else:
-        host_extra = dict(platform_env)
-        if len(trees) > 1:
-            host_extra[MPI_LOCAL_DIR_VARIABLE] = str(work_dir / ".mpi")
         naming = host_naming(work_dir, spec.hosts, settings.hostnames)
-        launches = [
-            HostLaunch(
-                host,
-                as_host(naming, host, host_argv(spec), paths.base),
-                host_environment(
-                    settings.environ,
-                    spec.environment,
-                    paths.base,
-                    spec.hosts,
-                    {**host_extra, **livesync.metrics_variable(paths)},
-                ),
-                paths.base,
-            )
-            for host, paths in trees.items()
-        ]
-    output_path = spec.output_data_config.s3_output_path or str(work_dir / "output")
-    mirrors = livesync.start_mirrors(spec, list(trees.values()), output_path, settings.environ)
+        hosts = [replace(host, argv=as_host(naming, host.host, host.argv, trees[host.host].base)) for host in hosts]
+    destination = output_path(spec, work_dir)
+    mirrors = livesync.start_mirrors(spec, list(trees.values()), destination, settings.environ)
     mirror_problems: list[str] = []
     try:
         _stage_channels(spec, store, trees, work_dir / ".cache", writers)
         outcome = run_hosts(
-            launches,
+            hosts,
             output,
             stop_signal=signal.SIGTERM,
             grace_period=settings.grace_period,
@@ -153,7 +111,7 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
             writer.stop()
         output.close()
         if containers is not None:
-            containers.close()
+            containers.close(spec.hosts)
         mirror_problems = livesync.stop_mirrors(mirrors)
     livesync.collect_metric_files(list(trees.values()), metrics)
     keep_dir = Path(artifacts.artifact_prefix(str(work_dir / OUTPUT_DIR), spec.training_job_name))
@@ -161,13 +119,13 @@ def run_local_training(spec: TrainingJobSpec, settings: LocalRunSettings) -> Job
         store,
         [paths.model_dir for paths in trees.values()],
         [paths.output_data_dir for paths in trees.values()],
-        output_path,
+        destination,
         spec.training_job_name,
         keep_dir,
     )
     artifact_error = packed.error and f"{packed.error}; the packed artifacts are kept in {packed.kept}"
     upload_error = "\n".join(filter(None, [artifact_error, *mirror_problems])) or None
-    report = _report(spec, outcome, trees, packed, metrics, arn, output_path, upload_error)
+    report = _report(spec, outcome, trees, packed, metrics, arn, destination, upload_error)
     report.write(work_dir / "job.json")
     return report
 

@@ -56,17 +56,22 @@ def check_engine(cli: str, environ: Mapping[str, str]) -> None:
 
 
 class ContainerHosts:
-    """The job's Docker network and the `docker run` of each host; `close()` removes what is left."""
+    """The `docker run` of each host on the job's own Docker network (`launch`, no effect); `open()` checks the
+    engine and creates the network, `close()` removes what is left."""
 
-    def __init__(self, image: str, job_name: str, environ: Mapping[str, str], grace_period: float) -> None:
+    def __init__(self, image: str, network: str, environ: Mapping[str, str], grace_period: float) -> None:
         self.image = image
+        self.network = network
         self.environ = environ
         self.grace_period = grace_period
         self.cli = docker_cli(environ)
-        check_engine(self.cli, environ)
-        self.network = f"smtoolkit-{job_name.lower()[:40]}-{uuid.uuid4().hex[:8]}"
-        self.containers: list[str] = []
-        created = _docker(self.cli, ["network", "create", self.network], environ)
+
+    def container_name(self, host: str) -> str:
+        return f"{self.network}-{host}"
+
+    def open(self) -> None:
+        check_engine(self.cli, self.environ)
+        created = _docker(self.cli, ["network", "create", self.network], self.environ)
         if created.returncode != 0:
             raise LaunchError(f"--image: cannot create Docker network {self.network}: {created.stderr.strip()}")
 
@@ -81,10 +86,9 @@ class ContainerHosts:
     ) -> HostLaunch:
         """`docker run` for `host`, its tree at /opt/ml, `mounts` read-only at their own path and each `writable`
         (host folder, container path) read-write; `command` is (ContainerEntrypoint, arguments): arguments alone
-        follow the image's ENTRYPOINT."""
+        follow the image's ENTRYPOINT. The launch's env holds the variables passed (by name) into the container."""
         entrypoint, args = command
-        name = f"{self.network}-{host}"
-        self.containers.append(name)
+        name = self.container_name(host)
         passed = {key: value for key, value in job_env.items() if key not in NOT_PASSED}
         argv = [self.cli, "run", "--rm", "--name", name, "--hostname", host, "--network", self.network]
         argv += ["--network-alias", host, "-v", f"{tree.resolve()}:{CONTAINER_BASE_DIR}"]
@@ -97,16 +101,21 @@ class ContainerHosts:
             argv += ["--entrypoint", entrypoint[0]]
             args = [*entrypoint[1:], *args]
         stop = (self.cli, "stop", "-t", str(max(int(self.grace_period), 0)), name)
-        env = {**self.environ, **passed}
-        return HostLaunch(host, (*argv, self.image, *args), env, tree, stop_argv=stop)
+        return HostLaunch(host, (*argv, self.image, *args), passed, tree, stop_argv=stop)
 
-    def close(self) -> None:
+    def close(self, hosts: Sequence[str]) -> None:
+        """Remove the hosts' containers left running, and the network."""
         with contextlib.suppress(LaunchError):
-            if self.containers:
-                _docker(self.cli, ["rm", "-f", *self.containers], self.environ)
+            if hosts:
+                _docker(self.cli, ["rm", "-f", *map(self.container_name, hosts)], self.environ)
             removed = _docker(self.cli, ["network", "rm", self.network], self.environ)
             if removed.returncode != 0:
                 log.warning("cannot remove Docker network %s: %s", self.network, removed.stderr.strip())
+
+
+def job_network(job_name: str) -> str:
+    """A Docker network name of the job's own, unique to this run."""
+    return f"smtoolkit-{job_name.lower()[:40]}-{uuid.uuid4().hex[:8]}"
 
 
 def local_source_mounts(hyperparameters: Mapping[str, str]) -> list[Path]:

@@ -47,11 +47,6 @@ def host_addresses(hosts: list[str]) -> str:
     return json.dumps(dict.fromkeys(hosts, LOOPBACK))
 
 
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value), encoding="utf-8")
-
-
 def resource_config(spec: TrainingJobSpec, host: str) -> dict[str, Any]:
     groups = spec.host_groups
     current_group, current_type = next((name, kind) for name, kind, hosts in groups if host in hosts)
@@ -95,20 +90,24 @@ def checkpoint_mount(spec: TrainingJobSpec, paths: JobPaths) -> tuple[Path, str]
     return in_tree(container_path, paths), container_path
 
 
-def write_training_tree(spec: TrainingJobSpec, paths: JobPaths, host: str, *, in_container: bool = False) -> None:
-    """The config files of one host, and the directories the platform creates before `train` starts.
-    checkpointconfig.json's LocalPath is where the host's code sees the folder: the host tree's own path for a
-    process, CheckpointConfig.LocalPath itself in a container (see `checkpoint_mount`)."""
-    for directory in (paths.input_data_dir, paths.model_dir, paths.output_data_dir, paths.code_dir):
-        directory.mkdir(parents=True, exist_ok=True)
-    _write_json(paths.hyperparameters_file, spec.hyperparameters)
-    _write_json(paths.input_data_config_file, input_data_config(spec))
-    _write_json(paths.resource_config_file, resource_config(spec, host))
+def training_tree(
+    spec: TrainingJobSpec, paths: JobPaths, host: str, *, in_container: bool = False
+) -> tuple[list[Path], dict[Path, Any]]:
+    """(the directories the platform creates before `train` starts, the config files with their JSON content) of
+    one host. checkpointconfig.json's LocalPath is where the host's code sees the folder: the host tree's own path
+    for a process, CheckpointConfig.LocalPath itself in a container (see `checkpoint_mount`)."""
+    directories = [paths.input_data_dir, paths.model_dir, paths.output_data_dir, paths.code_dir]
+    files: dict[Path, Any] = {
+        paths.hyperparameters_file: spec.hyperparameters,
+        paths.input_data_config_file: input_data_config(spec),
+        paths.resource_config_file: resource_config(spec, host),
+    }
     if spec.checkpoint_config is not None:
         local = in_tree(spec.checkpoint_config.local_path, paths)
-        local.mkdir(parents=True, exist_ok=True)
+        directories.append(local)
         seen = spec.checkpoint_config.local_path if in_container else str(local)
-        _write_json(paths.checkpoint_config_file, {"LocalPath": seen, "S3Uri": spec.checkpoint_config.s3_uri})
+        files[paths.checkpoint_config_file] = {"LocalPath": seen, "S3Uri": spec.checkpoint_config.s3_uri}
+    return directories, files
 
 
 def processing_job_config(spec: ProcessingJobSpec, paths: JobPaths, arn: str) -> dict[str, Any]:
@@ -151,13 +150,25 @@ def processing_job_config(spec: ProcessingJobSpec, paths: JobPaths, arn: str) ->
     }
 
 
-def write_processing_tree(spec: ProcessingJobSpec, paths: JobPaths, host: str, arn: str) -> None:
-    """The config files of one processing host, and every input and output directory."""
+def processing_tree(
+    spec: ProcessingJobSpec, paths: JobPaths, host: str, arn: str
+) -> tuple[list[Path], dict[Path, Any]]:
+    """(every input and output directory, the config files with their JSON content) of one processing host."""
     config = processing_job_config(spec, paths, arn)
-    for item in config["ProcessingInputs"]:
-        Path(item["S3Input"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
-    for item in config["ProcessingOutputConfig"]["Outputs"]:
-        Path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
-    paths.output_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(paths.processing_job_config_file, config)
-    _write_json(paths.processing_resource_config_file, {"current_host": host, "hosts": spec.hosts})
+    directories = [Path(item["S3Input"]["LocalPath"]) for item in config["ProcessingInputs"]]
+    directories += [Path(item["S3Output"]["LocalPath"]) for item in config["ProcessingOutputConfig"]["Outputs"]]
+    directories.append(paths.output_dir)
+    files = {
+        paths.processing_job_config_file: config,
+        paths.processing_resource_config_file: {"current_host": host, "hosts": spec.hosts},
+    }
+    return directories, files
+
+
+def make_tree(directories: list[Path], files: dict[Path, Any]) -> None:
+    """Create what `training_tree` or `processing_tree` names."""
+    for directory in directories:
+        directory.mkdir(parents=True, exist_ok=True)
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content), encoding="utf-8")
