@@ -119,3 +119,4 @@ def test_without_an_engine_the_error_says_so(tmp_path: Path) -> None:
     result = _train(tmp_path / "work", code, environ, "--image", "smtoolkit:test")
     assert result.returncode == 1
     assert f"--image: no Docker engine reachable at unix://{tmp_path / 'no-such.sock'}" in result.stderr
+    assert not (tmp_path / "work").exists()  # checked before any work

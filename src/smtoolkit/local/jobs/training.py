@@ -75,6 +75,10 @@ def execute_training(spec: TrainingJobSpec, plan: LocalPlan, settings: LocalRunS
     work_dir = plan.work_dir
     store = ObjectStore(settings.environ)
     check_training(spec, work_dir, settings.environ)
+    containers = None
+    if settings.image and plan.network:
+        containers = ContainerHosts(settings.image, plan.network, settings.environ, settings.grace_period)
+        containers.check()
     prepare_work_dir(work_dir)
     make_tree(list(plan.directories), dict(plan.files))
     trees = {host: host_paths(work_dir, host) for host in spec.hosts}
@@ -87,9 +91,7 @@ def execute_training(spec: TrainingJobSpec, plan: LocalPlan, settings: LocalRunS
     writers: list[PipeWriter] = []
     arn = job_arn("training-job", spec.training_job_name, settings.environ)
     hosts = launches(plan, settings.environ)
-    containers = None
-    if settings.image and plan.network:
-        containers = ContainerHosts(settings.image, plan.network, settings.environ, settings.grace_period)
+    if containers is not None:
         containers.open()
     else:
         naming = host_naming(work_dir, spec.hosts, settings.hostnames)

@@ -56,8 +56,8 @@ def check_engine(cli: str, environ: Mapping[str, str]) -> None:
 
 
 class ContainerHosts:
-    """The `docker run` of each host on the job's own Docker network (`launch`, no effect); `open()` checks the
-    engine and creates the network, `close()` removes what is left."""
+    """The `docker run` of each host on the job's own Docker network (`launch`, no effect); `check()` asks the
+    engine, `open()` creates the network, `close()` removes what is left."""
 
     def __init__(self, image: str, network: str, environ: Mapping[str, str], grace_period: float) -> None:
         self.image = image
@@ -69,8 +69,11 @@ class ContainerHosts:
     def container_name(self, host: str) -> str:
         return f"{self.network}-{host}"
 
-    def open(self) -> None:
+    def check(self) -> None:
+        """A LaunchError saying why when no Docker engine answers: before any work."""
         check_engine(self.cli, self.environ)
+
+    def open(self) -> None:
         created = _docker(self.cli, ["network", "create", self.network], self.environ)
         if created.returncode != 0:
             raise LaunchError(f"--image: cannot create Docker network {self.network}: {created.stderr.strip()}")
