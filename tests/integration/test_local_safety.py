@@ -216,3 +216,44 @@ def test_checkpoints_that_could_not_be_uploaded_fail_the_job_saying_where_they_a
     kept = work / "algo-1" / "checkpoints"
     assert f"ClientError: checkpoints: 1 file(s) could not be uploaded to {target}" in reason
     assert f"they are kept in {kept}" in reason and (kept / "step-1.pt").read_text() == "weights"
+
+
+CONTINUOUS_BREAKER = """
+import os
+from pathlib import Path
+target = Path(os.environ["OUTPUT_TARGET"])
+target.rmdir() if target.is_dir() else None
+target.write_text("a file where the output folder should be")
+Path(os.environ["LOCAL_OUTPUT_DIR"]).joinpath("result.txt").write_text("42")
+"""
+
+
+def test_continuous_outputs_that_could_not_be_uploaded_fail_the_job_saying_where_they_are(tmp_path: Path) -> None:
+    code, target, work = tmp_path / "code", tmp_path / "out", tmp_path / "work"
+    code.mkdir()
+    (code / "p.py").write_text(CONTINUOUS_BREAKER)
+    spec = {
+        "ProcessingJobName": "continuous",
+        "AppSpecification": {"ContainerEntrypoint": ["python3", str(code / "p.py")]},
+        "Environment": {"OUTPUT_TARGET": str(target), "LOCAL_OUTPUT_DIR": str(work / "algo-1" / "processing" / "o")},
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "o",
+                    "S3Output": {
+                        "S3Uri": str(target),
+                        "LocalPath": "/opt/ml/processing/o",
+                        "S3UploadMode": "Continuous",
+                    },
+                }
+            ]
+        },
+    }
+    spec_file = tmp_path / "p.json"
+    spec_file.write_text(json.dumps(spec))
+    result = _run(["process", str(spec_file), "--work-dir", str(work), "--hostnames", "off"])
+    assert result.returncode == 1, result.stdout + result.stderr
+    reason = _described(work)["FailureReason"]
+    kept = work / "algo-1" / "processing" / "o"
+    assert f"output o: 1 file(s) could not be uploaded to {target}" in reason and f"kept in {kept}" in reason
+    assert (kept / "result.txt").read_text() == "42"
