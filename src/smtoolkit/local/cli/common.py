@@ -1,4 +1,5 @@
-"""What the `smtoolkit local` commands share: the common flags, the run settings, the dry run and the summary.
+"""What the `smtoolkit local` commands share: the common flags, the run settings, the plan
+printed by a dry run or executed, and the summary.
 
 Top-level imports stay light (click and the standard library); each command imports what it runs.
 """
@@ -6,7 +7,6 @@ Top-level imports stay light (click and the standard library); each command impo
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,14 +31,6 @@ def warn_not_simulated(names: list[str], source: str) -> None:
 
     if names:
         click.echo(not_simulated_warning(source, names), err=True)
-
-
-def dry_run_text(request: dict[str, Any]) -> str:
-    """The resolved request as JSON, secret-looking values masked as in the logs (an Environment's DB_PASSWORD, a
-    hyperparameter api_key, `TOKEN=...` in an argument)."""
-    from smtoolkit.logs import mask_text, masked
-
-    return mask_text(json.dumps(masked(request), indent=2))
 
 
 def job_summary(report: JobReport, work_dir: Path) -> str:

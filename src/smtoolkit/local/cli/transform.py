@@ -5,6 +5,7 @@ Top-level imports stay light (click and the standard library); `local.cli.group`
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,14 @@ def _preview(uri: str, count: int, environ: Mapping[str, str]) -> list[str]:
     except UnicodeDecodeError:
         return []
     return text.splitlines()[:count]
+
+
+def dry_run_text(request: dict[str, Any]) -> str:
+    """The resolved request as JSON, secret-looking values masked as in the logs (an Environment's DB_PASSWORD, a
+    hyperparameter api_key, `TOKEN=...` in an argument)."""
+    from smtoolkit.logs import mask_text, masked
+
+    return mask_text(json.dumps(masked(request), indent=2))
 
 
 def transform_summary(report: JobReport, work_dir: Path, preview: int, environ: Mapping[str, str]) -> str:
@@ -124,7 +133,7 @@ def local_transform_command(
 
     from smtoolkit.config.files import validate
     from smtoolkit.errors import SmtoolkitError, exit_on
-    from smtoolkit.local.cli.common import DEFAULT_WORK_ROOT, dry_run_text, run_settings, warn_not_simulated
+    from smtoolkit.local.cli.common import DEFAULT_WORK_ROOT, run_settings, warn_not_simulated
     from smtoolkit.local.cli.transform_flags import apply_transform_flags
     from smtoolkit.local.jobs.transform import TransformRunOptions, run_local_transform
     from smtoolkit.local.platform.workdir import OUTPUT_DIR
