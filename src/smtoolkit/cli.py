@@ -101,13 +101,13 @@ def serve_command() -> None:
     run_command(lambda: serve([]))
 
 
-def _register_subcommands() -> None:
-    # Command modules import only click and the standard library at the top: registering them is cheap.
+def root() -> click.Group:
+    """The whole CLI: this module's commands plus `local` and `transform`, added here rather than on import (their
+    modules import only click and the standard library at the top, so adding them is cheap)."""
     from smtoolkit.local.cli.group import local_group
     from smtoolkit.transform.command import transform_command
 
-    cli.add_command(local_group())
-    cli.add_command(transform_command)
-
-
-_register_subcommands()
+    if "local" not in cli.commands:
+        cli.add_command(local_group())
+        cli.add_command(transform_command)
+    return cli

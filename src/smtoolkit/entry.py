@@ -83,8 +83,9 @@ def _train(dry_run: bool) -> int:
 
 def _click(name: str | None, args: list[str], prog_name: str | None = None) -> NoReturn:
     """The click CLI (or one of its commands, as its own program); click ends the process itself."""
-    from smtoolkit.cli import cli
+    from smtoolkit.cli import root
 
+    cli = root()
     command = cli if name is None else cli.commands[name]
     prog_name = prog_name or name or "smtoolkit"
     run_command(lambda: int(command.main(args, prog_name=prog_name, standalone_mode=True) or 0))
