@@ -13,17 +13,20 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def write_wheel(folder: Path, name: str, version: str, padding_kib: int = 0) -> Path:
+def write_wheel(folder: Path, name: str, version: str, padding_kib: int = 0, script: str | None = None) -> Path:
     """`folder/<name>-<version>-py3-none-any.whl` with one module `<name>` (VERSION = version) and, with
-    `padding_kib`, a data file of that size so the install has some bytes to unpack."""
+    `padding_kib`, a data file of that size so the install has some bytes to unpack; with `script`, a console
+    script of that name that prints VERSION."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     files = {
-        f"{module}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{module}/__init__.py": f"VERSION = {version!r}\n\ndef main():\n    print(VERSION)\n".encode(),
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: smtoolkit-tests\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
     }
+    if script:
+        files[f"{dist_info}/entry_points.txt"] = f"[console_scripts]\n{script} = {module}:main\n".encode()
     if padding_kib:
         files[f"{module}/padding.bin"] = bytes(range(256)) * (4 * padding_kib)
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())

@@ -387,3 +387,33 @@ def test_grace_period_then_sigkill(job_tree: Any) -> None:
     assert launcher.returncode == 137
     assert 0.9 < time.monotonic() - started < 10
     assert "did not stop within the grace period" in (base / "output" / "failure").read_text()
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_mode) for p in folder.rglob("*")}
+
+
+def test_a_local_package_dir_is_never_written_into(job_tree: Any, tmp_path: Path) -> None:
+    """pip builds the package in a temporary copy (setuptools writes build/ and *.egg-info in-tree), and a script
+    without its executable bit runs through its shebang instead of being chmod-ed."""
+    source = tmp_path / "src"
+    (source / "demo_pkg").mkdir(parents=True)
+    (source / "demo_pkg" / "__init__.py").write_text("ANSWER = 42\n")
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "smtk-demo-pkg"\nversion = "1.0"\n[tool.setuptools]\npackages = ["demo_pkg"]\n'
+    )
+    (source / "train.py").write_text("import demo_pkg, os\nopen(os.environ['SM_MODEL_DIR'] + '/py', 'w').write('ok')\n")
+    (source / "run").write_text('#!/bin/sh\necho "$@" > "$SM_MODEL_DIR/sh"\n')
+    (source / "run").chmod(0o644)
+    before = _snapshot(source)
+    # Offline: setuptools from this venv (no build isolation); PIP_TARGET keeps the test venv clean.
+    pythonpath = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
+    pip = {"PIP_NO_BUILD_ISOLATION": "0", "PIP_TARGET": str(tmp_path / "site"), "PYTHONPATH": pythonpath}
+    for program in ("train.py", "run"):
+        base = _job(job_tree, program, {}, sagemaker_submit_directory=json.dumps(str(source)), x="1")
+        (base / "model").mkdir(exist_ok=True)
+        result = _train(base, pip)
+        assert result.returncode == 0, result.stderr
+    assert (base / "model" / "py").read_text() == "ok" and (base / "model" / "sh").read_text() == "-x 1\n"
+    assert _snapshot(source) == before

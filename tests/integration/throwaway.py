@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,8 +24,8 @@ from pathlib import Path
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.usercode.install import install_code_dependencies
 started = time.perf_counter()
-steps = install_code_dependencies(Path(sys.argv[1]), LauncherSettings(), os.environ)
-print(json.dumps({"steps": len(steps), "seconds": time.perf_counter() - started}))
+installed = install_code_dependencies(Path(sys.argv[1]), LauncherSettings(), os.environ)
+print(json.dumps({"steps": len(installed.steps), "seconds": time.perf_counter() - started}))
 """
 
 
@@ -32,6 +33,13 @@ def throwaway_venv(path: Path) -> Path:
     """A venv at `path` without pip; returns its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     return path / "bin" / "python"
+
+
+def fresh_container(path: Path) -> Path:
+    """A new container from the same image: a new venv at `path` (the interpreter path containers from one image
+    share), without what an earlier venv there had installed; returns its python."""
+    shutil.rmtree(path, ignore_errors=True)
+    return throwaway_venv(path)
 
 
 def venv_environ(extra: Mapping[str, str]) -> dict[str, str]:
@@ -54,9 +62,17 @@ def launcher_install(python: Path, code_dir: Path, extra: Mapping[str, str]) -> 
     return int(report["steps"]), float(report["seconds"])
 
 
-def pip_uninstall(python: Path, *names: str) -> None:
+def launcher_train(python: Path, base: Path, extra: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`train` of the job tree at `base`, run by the venv's python (a container started from that image)."""
+    argv = [str(python), "-m", "smtoolkit", "train"]
+    environ = venv_environ({"SAGEMAKER_BASE_DIR": str(base), **extra})
+    return subprocess.run(argv, env=environ, capture_output=True, text=True, timeout=300)
+
+
+def pip(python: Path, *args: str) -> None:
+    """pip run by the venv's python: what the image was built with (`install ...`), or `uninstall ...`."""
     subprocess.run(
-        [str(python), "-m", "pip", "uninstall", "--yes", "--quiet", *names],
+        [str(python), "-m", "pip", *args, "--quiet"],
         env=venv_environ({}),
         check=True,
         capture_output=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from smtoolkit.errors import EntryPointError
+from smtoolkit.launch.rank_main import interpreter_of
 from smtoolkit.usercode.deps import PACKAGE_FILES
 
 EntryKind = Literal["script", "module", "function", "shell", "executable"]
@@ -32,6 +33,7 @@ class EntryPoint:
     kind: EntryKind
     name: str
     python: str = sys.executable
+    interpreter: tuple[str, ...] = ()  # a script without its executable bit: its shebang
 
     def argv(self, args: list[str]) -> tuple[str, ...]:
         """The command with the user's arguments; never re-parsed by a shell."""
@@ -43,7 +45,7 @@ class EntryPoint:
             return (self.python, "-c", _CALL_FUNCTION, self.name, *args)
         if self.kind == "shell":
             return ("/bin/sh", self.name, *args)
-        return (f"./{self.name}", *args)
+        return (*self.interpreter, f"./{self.name}", *args)
 
 
 def module_name(path_name: str) -> str:
@@ -83,10 +85,18 @@ def resolve(program: str | None, framework_module: str | None, code_dir: Path, c
             return EntryPoint("module", module_name(program))
         return EntryPoint("script", program)
     if program.endswith(".sh"):
-        return EntryPoint("executable" if check and _has_shebang(path) else "shell", program)
-    if not check and _DOTTED.match(program):
-        return EntryPoint("module", program)
-    return EntryPoint("executable" if not check or _has_shebang(path) or _is_binary(path) else "shell", program)
+        return _executable(path, program) if check and _has_shebang(path) else EntryPoint("shell", program)
+    if not check:
+        return EntryPoint("module" if _DOTTED.match(program) else "executable", program)
+    return _executable(path, program) if _has_shebang(path) or _is_binary(path) else EntryPoint("shell", program)
+
+
+def _executable(path: Path, program: str) -> EntryPoint:
+    """A file with a shebang or an ELF binary; one without its executable bit runs through its shebang."""
+    interpreter = tuple(interpreter_of(str(path)))
+    if not interpreter and not path.stat().st_mode & 0o100 and _is_binary(path):
+        raise EntryPointError(f"entry point {program!r} is a binary without its executable bit: chmod +x it")
+    return EntryPoint("executable", program, interpreter=interpreter)
 
 
 def _has_shebang(path: Path) -> bool:

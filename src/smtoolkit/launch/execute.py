@@ -4,7 +4,7 @@
    output/failure go, so what is there at the end was written during this run, by this launcher or the code)
 2. fetch the code when the plan says so, then plan again from the fetched code (its entry point and install
    steps could not be known before);
-3. make an executable entry point executable, install the dependencies;
+3. install the dependencies (or reuse the warm pool env that has them);
 4. start mirroring output/intermediate when the job asks for it (stopped after the outcome is written);
 5. run the engine's argv (one process, torchrun or mpirun; multi-host: with the other hosts' launchers);
 6. write output/success, or output/failure unless the user's code wrote its own reason.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,21 +68,13 @@ def execute(plan: LaunchPlan, job: TrainingJob) -> int:
         plan = job.plan(fetched=True)
         logger.info("%s", plan.summary())
         logger.debug("launch plan once the code is fetched: %s", plan.render())
-    if plan.entry_point.kind == "executable":
-        _make_executable(plan.cwd / plan.entry_point.name)
-    install_planned(plan.cwd, plan.install or (), job.settings, job.environ)
+    install_planned(plan.install or (), plan.warm_env, job.settings, job.environ)
     intermediate = start_intermediate_upload(job.env, job.environ) if plan.intermediate_upload else None
     try:
         return _run(plan, job)
     finally:
         if intermediate is not None:  # the final pass, after output/success or output/failure is written
             intermediate.stop()
-
-
-def _make_executable(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & stat.S_IXUSR == 0:
-        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 def _run(plan: LaunchPlan, job: TrainingJob) -> int:

@@ -29,7 +29,8 @@ from smtoolkit.launch.backends import EnginePlan, build_engine_plan
 from smtoolkit.launch.entrypoint import EntryPoint
 from smtoolkit.logs import is_secret_key, mask_argv, mask_text
 from smtoolkit.usercode.deps import CodeArtifactRepository, InstallStep
-from smtoolkit.usercode.install import install_steps
+from smtoolkit.usercode.install import import_paths, install_steps, planned_env
+from smtoolkit.usercode.warmpool import WarmEnv
 
 AFTER_FETCH = "decided from the fetched code"
 
@@ -54,6 +55,7 @@ class LaunchPlan:
     env: Mapping[str, str]  # additions to the inherited environment: the job's variables and the engine's
     engine: EnginePlan
     intermediate_upload: str | None = None  # where output/intermediate is mirrored while the job runs
+    warm_env: WarmEnv | None = None  # requirements.txt's env in the warm pool dir: reused, or installed into
 
     @property
     def cwd(self) -> Path:
@@ -81,6 +83,7 @@ class LaunchPlan:
             "code": {"uri": self.code.uri, "directory": str(self.code.directory), "fetch": self.code.fetch},
             "install": AFTER_FETCH if self.install is None else [shlex.join(step.argv) for step in self.install],
             **({"index": "CodeArtifact " + self.codeartifact_arn} if self.codeartifact_arn else {}),
+            **({"warm_pool_env": self.warm_env.describe()} if self.warm_env else {}),
             "entry_point": {"kind": self.entry_point.kind, "name": self.entry_point.name},
             "argv": mask_argv(self.argv),
             "cwd": str(self.cwd),
@@ -125,13 +128,23 @@ def plan_training(
     if arn:
         CodeArtifactRepository.from_arn(arn)  # a malformed ARN is a configuration error before anything runs
     install: tuple[InstallStep, ...] | None = None
+    warm_env = None
     if not settings.install_requirements:
         install = ()
     elif known:
-        install = tuple(install_steps(code.directory, environ))
+        warm_env = planned_env(code.directory, environ)
+        install = tuple(install_steps(code.directory, environ, warm_env))
     args = to_cli_args(env.hyperparameters, settings.argv_style)
-    pythonpath = os.pathsep.join(p for p in (str(code.directory), environ.get("PYTHONPATH")) if p)
-    job_env = {**to_env_vars(env, settings.argv_style), "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
+    paths = import_paths(warm_env, environ)  # the warm env's packages win over the image's, as if installed
+    pythonpath = os.pathsep.join(
+        p for p in (str(code.directory), paths.pop("PYTHONPATH", None), environ.get("PYTHONPATH")) if p
+    )
+    job_env = {
+        **to_env_vars(env, settings.argv_style),
+        **paths,
+        "PYTHONPATH": pythonpath,
+        "PYTHONUNBUFFERED": "1",
+    }
     engine = build_engine_plan(env, entry, args, job_env, engine_settings, environ)
     return LaunchPlan(
         code=code,
@@ -142,6 +155,7 @@ def plan_training(
         env={**job_env, **engine.env},
         engine=engine,
         intermediate_upload=intermediate_destination(env),
+        warm_env=warm_env,
     )
 
 

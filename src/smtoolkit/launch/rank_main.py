@@ -36,6 +36,20 @@ RANK_DIR_VARIABLE = "SMTOOLKIT_RANK_DIR"
 FINISHED_PREFIX = "finished-"
 
 
+def interpreter_of(path: str) -> list[str]:
+    """How to run a script that is not executable, as the kernel would run it if it were: its shebang's
+    interpreter and optional argument (nothing for an executable file: it runs itself). The user's folder is
+    never chmod-ed."""
+    if os.access(path, os.X_OK):
+        return []
+    with open(path, "rb") as handle:
+        first = handle.readline(4096)
+    if not first.startswith(b"#!"):
+        return []
+    interpreter, _, argument = os.fsdecode(first[2:]).strip().partition(" ")  # one argument, as Linux does
+    return [interpreter, argument.strip()] if argument.strip() else [interpreter]
+
+
 def _apply_host_env() -> None:
     path = os.environ.get("SMTOOLKIT_HOST_ENV")
     if not path or not os.path.isfile(path):
@@ -145,7 +159,7 @@ def main(argv: list[str] | None = None) -> Any:
     kind, name, *args = sys.argv[1:] if argv is None else argv
     _apply_host_env()
     if kind in ("shell", "executable"):
-        command = ["/bin/sh", name, *args] if kind == "shell" else [f"./{name}", *args]
+        command = ["/bin/sh", name, *args] if kind == "shell" else [*interpreter_of(name), f"./{name}", *args]
         os.execv(command[0], command)
     try:
         result = _run_python(kind, name, args)

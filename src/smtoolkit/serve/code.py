@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,10 @@ def prepare_code(
     if source.fetch_uri is not None and source.fetch_into is not None:
         fetch_code(source.fetch_uri, source.fetch_into, environ)
     code_dir, script = locate_script(settings.program_name, source.search_dirs)
-    steps = install_code_dependencies(code_dir, launcher, environ)
-    if steps:
+    installed = install_code_dependencies(code_dir, launcher, environ)
+    if installed.env is not None:  # the warm pool env's packages win over the image's, as if installed there
+        sys.path.insert(0, str(installed.env.site))
+    if installed.steps:
         importlib.invalidate_caches()  # what pip just installed must be importable by the script
         logger.info("Installed the dependencies of %s", code_dir)
     return PreparedCode(script, code_dir)

@@ -28,19 +28,34 @@ class InstallStep:
     argv: tuple[str, ...]
     cwd: Path
     env: Mapping[str, str] = field(default_factory=dict)  # additions to the inherited environment
+    into: Path | None = None  # a warm pool env: argv's `--prefix into` becomes a temporary folder renamed to it
+    from_copy: bool = False  # pip runs in a temporary copy of cwd: builds never write into the user's folder
+
+
+def is_package(code_dir: Path) -> bool:
+    return any((code_dir / name).is_file() for name in PACKAGE_FILES)
 
 
 def install_steps(
-    code_dir: Path, python: str = sys.executable, index_url: str | None = None, cache_dir: Path | None = None
+    code_dir: Path,
+    python: str = sys.executable,
+    index_url: str | None = None,
+    cache_dir: Path | None = None,
+    prefix: Path | None = None,
 ) -> list[InstallStep]:
-    """pip commands for the code dir: the package (with its requirements) or requirements.txt alone. With
-    `cache_dir`, pip caches there (the command line wins over a PIP_NO_CACHE_DIR in the image)."""
+    """pip commands for the code dir: the package (with its requirements, built in a temporary copy) or
+    requirements.txt alone (into `prefix` when given). With `cache_dir`, pip caches there (the command line wins
+    over a PIP_NO_CACHE_DIR in the image)."""
     env = {"PIP_INDEX_URL": index_url} if index_url else {}
     cache = ("--cache-dir", str(cache_dir)) if cache_dir else ()
     pip = (python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *cache)
     requirements = ("-r", "requirements.txt") if (code_dir / "requirements.txt").is_file() else ()
-    if any((code_dir / name).is_file() for name in PACKAGE_FILES):
-        return [InstallStep("install the code dir as a package", (*pip, ".", *requirements), code_dir, env)]
+    if is_package(code_dir):
+        argv = (*pip, ".", *requirements)
+        return [InstallStep("install the code dir as a package", argv, code_dir, env, from_copy=True)]
+    if requirements and prefix is not None:
+        argv = (*pip, "--prefix", str(prefix), *requirements)
+        return [InstallStep(f"install requirements.txt into {prefix}", argv, code_dir, env, into=prefix)]
     if requirements:
         return [InstallStep("install requirements.txt", (*pip, *requirements), code_dir, env)]
     return []

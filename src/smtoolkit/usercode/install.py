@@ -3,38 +3,58 @@
 `planned_install_steps` decides what to run (requirements.txt and/or the code dir as a package, through a
 CodeArtifact index when CA_REPOSITORY_ARN is set, with pip's cache in the warm pool directory when there is one);
 `run_install_steps` runs each pip command supervised (own session, stop signals forwarded) and turns a failure,
-or a stop request that arrived meanwhile, into an InstallError carrying the tail of pip's stderr. A
-requirements.txt that a warm pool record shows as still installed is not installed again (usercode.warmpool).
+or a stop request that arrived meanwhile, into an InstallError carrying the tail of pip's stderr. With a warm pool,
+requirements.txt installs into an env of the warm pool dir, or reuses it (usercode.warmpool, usercode.warmenv).
+A code dir that is a package is built in a temporary copy: pip and setuptools never write into the user's folder.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError
 from smtoolkit.proc.signals import signal_name
 from smtoolkit.proc.supervise import ProcessSpec, run_supervised
-from smtoolkit.usercode import deps, warmpool
+from smtoolkit.usercode import deps, warmenv, warmpool
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CodeInstall:
+    steps: list[deps.InstallStep]  # the steps that ran
+    env: warmpool.WarmEnv | None  # the warm pool env the code imports from, installed or reused
 
 
 def planned_install_steps(
     code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str] | None = None
 ) -> list[deps.InstallStep]:
     """The pip commands for `code_dir` (none without requirements.txt or package files), logged in to CodeArtifact."""
-    return with_index(install_steps(code_dir, environ or {}), settings.ca_repository_arn)
+    environ = environ or {}
+    return with_index(install_steps(code_dir, environ, planned_env(code_dir, environ)), settings.ca_repository_arn)
 
 
-def install_steps(code_dir: Path, environ: Mapping[str, str]) -> list[deps.InstallStep]:
-    """The pip commands for `code_dir`, with pip's cache in the warm pool directory when there is one; reads the
-    code dir's names only (a plan's install steps), no login, no network."""
+def planned_env(code_dir: Path, environ: Mapping[str, str]) -> warmpool.WarmEnv | None:
+    """The warm pool env for code_dir's requirements.txt (reused or to install), None without one."""
+    return warmpool.planned_env(code_dir, environ, deps.is_package(code_dir))
+
+
+def install_steps(
+    code_dir: Path, environ: Mapping[str, str], env: warmpool.WarmEnv | None = None
+) -> list[deps.InstallStep]:
+    """The pip commands for `code_dir`, with pip's cache in the warm pool directory when there is one, none when
+    `env` is reused; reads the code dir's names only (a plan's install steps), no login, no network."""
+    if env is not None and env.reuse:
+        return []
     cache = warmpool.warm_pool_cache(environ)
-    return deps.install_steps(code_dir, cache_dir=cache.pip_cache_dir if cache else None)
+    prefix = env.directory if env is not None else None
+    return deps.install_steps(code_dir, cache_dir=cache.pip_cache_dir if cache else None, prefix=prefix)
 
 
 def with_index(steps: Sequence[deps.InstallStep], codeartifact_arn: str | None) -> list[deps.InstallStep]:
@@ -45,18 +65,35 @@ def with_index(steps: Sequence[deps.InstallStep], codeartifact_arn: str | None) 
     return [replace(step, env={**step.env, **index}) for step in steps]
 
 
-def reusable_install_record(code_dir: Path, environ: Mapping[str, str]) -> Path | None:
-    """The warm pool record for code_dir's requirements.txt alone (a code dir that is a package installs its own
-    changing code, so it always runs), or None when there is no warm pool or the install cannot be reused."""
-    cache = warmpool.warm_pool_cache(environ)
-    if cache is None or any((code_dir / name).is_file() for name in deps.PACKAGE_FILES):
-        return None
-    key = warmpool.requirements_key(code_dir, environ)
-    return cache.record_path(key) if key else None
-
-
 def run_install_step(step: deps.InstallStep, settings: LauncherSettings, environ: Mapping[str, str]) -> None:
     """Run one step with `environ` plus the step's own variables; InstallError if it fails or is stopped."""
+    if step.into is None:
+        return _run_pip(step, settings, environ)
+
+    def install_into(prefix: Path) -> None:
+        _run_pip(_retarget(step, prefix), settings, environ)
+
+    try:
+        warmenv.install_env(warmpool.WarmEnv(step.into, reuse=False), install_into)
+    except OSError as error:  # costs the next job its reuse, never this job: install as without a warm pool
+        logger.warning("cannot install into the warm pool env %s (%s): installing as usual", step.into, error)
+        _run_pip(_retarget(step, None), settings, environ)
+
+
+def _retarget(step: deps.InstallStep, prefix: Path | None) -> deps.InstallStep:
+    """The step with its `--prefix` pointing at `prefix`, or without one."""
+    index = step.argv.index("--prefix")
+    replacement = ("--prefix", str(prefix)) if prefix is not None else ()
+    return replace(step, argv=(*step.argv[:index], *replacement, *step.argv[index + 2 :]), into=None)
+
+
+def _run_pip(step: deps.InstallStep, settings: LauncherSettings, environ: Mapping[str, str]) -> None:
+    if step.from_copy:  # setuptools builds in-tree (build/, *.egg-info): never in the user's folder
+        with tempfile.TemporaryDirectory(prefix="smtoolkit-build-") as scratch:
+            copy = Path(scratch) / step.cwd.name
+            shutil.copytree(step.cwd, copy, symlinks=True)
+            _run_pip(replace(step, cwd=copy, from_copy=False), settings, environ)
+        return
     logger.info("%s: %s", step.description, " ".join(step.argv))
     outcome = run_supervised(
         ProcessSpec(step.argv, {**environ, **step.env}, step.cwd),
@@ -77,30 +114,34 @@ def run_install_steps(
         run_install_step(step, settings, environ)
 
 
-def install_code_dependencies(
-    code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str]
-) -> list[deps.InstallStep]:
+def install_code_dependencies(code_dir: Path, settings: LauncherSettings, environ: Mapping[str, str]) -> CodeInstall:
     """Plan and run the steps for `code_dir` (nothing when settings.install_requirements is off, or when a warm pool
-    record shows the same requirements still installed); the steps run."""
+    env with the same requirements is reused)."""
     if not settings.install_requirements:
-        return []
-    steps = install_steps(code_dir, environ)
-    return steps if install_planned(code_dir, steps, settings, environ) else []
+        return CodeInstall([], None)
+    env = planned_env(code_dir, environ)
+    steps = install_steps(code_dir, environ, env)
+    install_planned(steps, env, settings, environ)
+    return CodeInstall(steps, env)
 
 
 def install_planned(
-    code_dir: Path, steps: Sequence[deps.InstallStep], settings: LauncherSettings, environ: Mapping[str, str]
-) -> bool:
-    """Run the steps planned for `code_dir` (logged in to CodeArtifact), unless a warm pool record shows the same
-    requirements still installed; whether they ran."""
-    if not steps:
-        return False
-    record = reusable_install_record(code_dir, environ)
-    if record is not None and warmpool.still_installed(record):
-        logger.info("requirements.txt already installed on this warm instance (%s): not installing again", record)
-        return False
-    before = warmpool.installed_distributions() if record is not None else {}
+    steps: Sequence[deps.InstallStep],
+    env: warmpool.WarmEnv | None,
+    settings: LauncherSettings,
+    environ: Mapping[str, str],
+) -> None:
+    """Run the planned steps (logged in to CodeArtifact); a reused warm pool env is only marked as used."""
+    if env is not None and env.reuse:
+        logger.info("requirements.txt already installed on this warm instance: using %s", env.directory)
+        warmenv.mark_used(env)
     run_install_steps(with_index(steps, settings.ca_repository_arn), settings, environ)
-    if record is not None:
-        warmpool.write_record(record, before, warmpool.installed_distributions())
-    return True
+
+
+def import_paths(env: warmpool.WarmEnv | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """PYTHONPATH and PATH additions that let the user's code find a warm pool env first (before the image's
+    packages, as a normal install would win); empty without one."""
+    if env is None:
+        return {}
+    path = [str(env.bin), *([environ["PATH"]] if environ.get("PATH") else [])]
+    return {"PYTHONPATH": str(env.site), "PATH": ":".join(path)}

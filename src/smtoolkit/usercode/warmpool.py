@@ -1,31 +1,31 @@
 """Warm pools: what a job keeps in SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY for the next job on the same instance.
 
-Two things live under `<that dir>/smtoolkit/`: pip's cache (`pip/`, wheels downloaded or built, so a reinstall
-neither downloads nor compiles) and one record per installed requirements.txt (`requirements/<key>.json`). The key
-hashes what decides pip's result: requirements.txt and the files it includes (-r/-c), the Python version and
-interpreter, and the PIP_* / CA_REPOSITORY_ARN settings. A record lists the distributions that install added or
-changed with their versions; the install is skipped only while importlib.metadata still finds each of them at that
-version (a fresh container from the image has lost them, so pip runs again, from the cache).
+Under `<that dir>/smtoolkit/`: pip's cache (`pip/`, wheels downloaded or built, so a reinstall neither downloads
+nor compiles) and one environment per installed requirements.txt (`envs/<key>/`: `site/` for the packages,
+`bin/` for their scripts, `record.json` last). Each job on the platform starts a new container from the image, so
+what pip put into the image's site-packages is gone; an env in the warm pool dir is not, and a later job with the
+same key only puts it first on the user process's PYTHONPATH (and its bin/ on PATH) instead of installing.
+
+The key hashes what decides pip's result: requirements.txt and the files it includes (-r/-c), the Python version
+and interpreter, the PIP_* / CA_REPOSITORY_ARN settings, and the distributions the image already has (pip installs
+only what they lack, so another image needs another env). This module decides, purely; usercode.warmenv installs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
-
 CACHE_DIR_VARIABLE = "SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY"
 REQUIREMENTS = "requirements.txt"
+RECORD = "record.json"
 # pip settings that change nothing about what gets installed; every other PIP_* variable is part of the key.
 _NEUTRAL_PIP_VARIABLES = frozenset(
     {"PIP_NO_CACHE_DIR", "PIP_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT", "PIP_PROGRESS_BAR"}
@@ -43,14 +43,60 @@ class WarmPoolCache:
     def pip_cache_dir(self) -> Path:
         return self.root / "pip"
 
-    def record_path(self, key: str) -> Path:
-        return self.root / "requirements" / f"{key}.json"
+    @property
+    def envs_dir(self) -> Path:
+        return self.root / "envs"
+
+
+@dataclass(frozen=True)
+class WarmEnv:
+    """The environment of one requirements key: reused when complete, else installed (through a temporary
+    folder renamed to `directory` once pip succeeded, so a half-finished install is never found here)."""
+
+    directory: Path
+    reuse: bool
+
+    @property
+    def site(self) -> Path:
+        return self.directory / "site"
+
+    @property
+    def bin(self) -> Path:
+        return self.directory / "bin"
+
+    @property
+    def record(self) -> Path:
+        return self.directory / RECORD
+
+    def describe(self) -> dict[str, str]:
+        return {"reuse" if self.reuse else "install into": str(self.directory)}
 
 
 def warm_pool_cache(environ: Mapping[str, str]) -> WarmPoolCache | None:
     """The cache when the platform gives the job a warm pool directory, else None."""
     directory = environ.get(CACHE_DIR_VARIABLE)
     return WarmPoolCache(Path(directory) / "smtoolkit") if directory else None
+
+
+def planned_env(code_dir: Path, environ: Mapping[str, str], is_package: bool) -> WarmEnv | None:
+    """The warm env for code_dir's requirements.txt alone (a code dir that is a package installs its own changing
+    code, so it installs as usual), or None without a warm pool or when the install cannot be reused."""
+    cache = warm_pool_cache(environ)
+    if cache is None or is_package:
+        return None
+    key = requirements_key(code_dir, environ)
+    if key is None:
+        return None
+    directory = cache.envs_dir / key
+    return WarmEnv(directory, is_complete(directory))
+
+
+def is_complete(directory: Path) -> bool:
+    """An env is complete once its record is there (written into the temporary folder before the rename)."""
+    try:
+        return isinstance(json.loads((directory / RECORD).read_text()).get("distributions"), dict)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def requirements_key(code_dir: Path, environ: Mapping[str, str]) -> str | None:
@@ -82,46 +128,20 @@ def requirements_key(code_dir: Path, environ: Mapping[str, str]) -> str | None:
         "files": contents,
         "python": [sys.implementation.name, *map(str, sys.version_info[:3]), sys.executable],
         "pip": sorted(pip_settings.items()),
+        "image": sorted(installed_distributions().items()),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def installed_distributions() -> dict[str, str]:
-    """{normalized name: version} of what this interpreter imports from (the environment pip installs into)."""
+def installed_distributions(paths: list[str] | None = None) -> dict[str, str]:
+    """{normalized name: version} of the distributions on `paths` (default: what this interpreter imports from)."""
     found: dict[str, str] = {}
-    for distribution in metadata.distributions():
+    found_on = metadata.distributions() if paths is None else metadata.distributions(path=paths)
+    for distribution in found_on:
         name = distribution.metadata["Name"]
         if name:
             found.setdefault(_normalized(name), distribution.version)
     return found
-
-
-def still_installed(record: Path) -> bool:
-    """True when the record exists and every distribution it lists is installed at the recorded version."""
-    try:
-        recorded = json.loads(record.read_text())["distributions"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if not isinstance(recorded, dict):
-        return False
-    present = installed_distributions()
-    missing = {name: version for name, version in recorded.items() if present.get(name) != version}
-    if missing:
-        logger.info("warm pool record %s: %d distributions gone or changed, installing again", record, len(missing))
-    return not missing
-
-
-def write_record(record: Path, before: Mapping[str, str], after: Mapping[str, str]) -> None:
-    """Record what the install added or changed (write then rename: a stop never leaves half a record). A cache
-    that cannot be written costs the next job its skip, never this job: a warning, not an error."""
-    changed = {name: version for name, version in sorted(after.items()) if before.get(name) != version}
-    try:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=record.parent, suffix=".partial", delete=False) as handle:
-            json.dump({"distributions": changed}, handle, indent=1)
-        os.replace(handle.name, record)
-    except OSError as error:
-        logger.warning("cannot write the warm pool record %s (%s): the next job installs again", record, error)
 
 
 def _normalized(name: str) -> str:

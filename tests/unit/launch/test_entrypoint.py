@@ -47,7 +47,18 @@ def test_shell_scripts(tmp_path: Path) -> None:
     _code(tmp_path, "plain.sh", content="echo hi\n")
     _code(tmp_path, "bang.sh", content="#!/bin/bash\necho hi\n")
     assert resolve("plain.sh", None, tmp_path).argv(["a b"]) == ("/bin/sh", "plain.sh", "a b")
+    # Without its executable bit, a script runs through its shebang (the user's folder is never chmod-ed).
+    assert resolve("bang.sh", None, tmp_path).argv(["a b"]) == ("/bin/bash", "./bang.sh", "a b")
+    (tmp_path / "bang.sh").chmod(0o755)
     assert resolve("bang.sh", None, tmp_path).argv(["a b"]) == ("./bang.sh", "a b")
+
+
+def test_a_shebang_argument_and_a_binary_without_its_executable_bit(tmp_path: Path) -> None:
+    _code(tmp_path, "run", content="#!/usr/bin/env  python3 -u \nprint(1)\n")
+    assert resolve("run", None, tmp_path).argv([]) == ("/usr/bin/env", "python3 -u", "./run")
+    (tmp_path / "tool").write_bytes(b"\x7fELF\x02\x01")
+    with pytest.raises(EntryPointError, match="'tool' is a binary without its executable bit: chmod \\+x it"):
+        resolve("tool", None, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["../train.py", "/abs/train.py", "-rf", "a/./b.py", "a//b.py", "train.py; rm", ""])

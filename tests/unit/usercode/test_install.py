@@ -43,6 +43,6 @@ def test_a_stop_request_during_a_step_is_an_install_error(tmp_path: Path):
 
 
 def test_nothing_to_install_or_switched_off(tmp_path: Path):
-    assert install_code_dependencies(tmp_path, SETTINGS, {}) == []
+    assert install_code_dependencies(tmp_path, SETTINGS, {}).steps == []
     (tmp_path / "requirements.txt").write_text("--no-index\nsmtk-missing-package==9.9\n")
-    assert install_code_dependencies(tmp_path, LauncherSettings(install_requirements=False), {}) == []
+    assert install_code_dependencies(tmp_path, LauncherSettings(install_requirements=False), {}).steps == []
