@@ -11,6 +11,7 @@ A code dir that is a package is built in a temporary copy: pip and setuptools ne
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -144,4 +145,4 @@ def import_paths(env: warmpool.WarmEnv | None, environ: Mapping[str, str]) -> di
     if env is None:
         return {}
     path = [str(env.bin), *([environ["PATH"]] if environ.get("PATH") else [])]
-    return {"PYTHONPATH": str(env.site), "PATH": ":".join(path)}
+    return {"PYTHONPATH": str(env.site), "PATH": os.pathsep.join(path)}

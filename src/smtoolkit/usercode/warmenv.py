@@ -38,6 +38,7 @@ def install_env(env: WarmEnv, install: Callable[[Path], None]) -> None:
         _remove_partials(envs)
         partial = Path(tempfile.mkdtemp(prefix=f".{env.directory.name}{_PARTIAL}", dir=envs))
         try:
+            partial.chmod(0o755)  # mkdtemp's 0700 would hide the env from a job that runs as another user
             install(partial)
             _finish(partial)
             shutil.rmtree(env.directory, ignore_errors=True)  # an incomplete leftover (no record)

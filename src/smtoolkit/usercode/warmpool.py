@@ -75,7 +75,8 @@ class WarmEnv:
 def warm_pool_cache(environ: Mapping[str, str]) -> WarmPoolCache | None:
     """The cache when the platform gives the job a warm pool directory, else None."""
     directory = environ.get(CACHE_DIR_VARIABLE)
-    return WarmPoolCache(Path(directory) / "smtoolkit") if directory else None
+    # Absolute: pip runs in the code dir, which a relative path would send it into.
+    return WarmPoolCache(Path(directory).absolute() / "smtoolkit") if directory else None
 
 
 def planned_env(code_dir: Path, environ: Mapping[str, str], is_package: bool) -> WarmEnv | None:

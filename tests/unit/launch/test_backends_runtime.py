@@ -169,6 +169,15 @@ def test_rank_main_records_the_error_of_the_failing_rank(tmp_path: Path) -> None
     assert elastic["message"]["message"] == "KeyError: 'missing'"
 
 
+def test_rank_main_runs_a_script_without_its_executable_bit_through_its_shebang(tmp_path: Path) -> None:
+    (tmp_path / "run").write_text('#!/bin/sh\necho "ran: $@"\n')
+    (tmp_path / "run").chmod(0o644)
+    argv = [sys.executable, "-m", "smtoolkit.launch.rank_main", "executable", "run", "a", "b c"]
+    result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout == "ran: a b c\n", result.stderr
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o644  # never chmod-ed
+
+
 def test_file_wait_ends_when_another_launcher_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "algo-2.json"
     threading.Timer(0.2, target.write_text, args=("{}",)).start()

@@ -51,6 +51,30 @@ def test_code_in_the_code_dir_with_requirements(job_tree: Any) -> None:
     assert plan.env["PYTHONPATH"].split(os.pathsep)[0] == str(code)
 
 
+def test_a_warm_pool_env_is_planned_from_what_is_on_disk(job_tree: Any, tmp_path: Path) -> None:
+    base = _job(job_tree)
+    (base / "code").mkdir()
+    (base / "code" / "train.py").write_text("")
+    (base / "code" / "requirements.txt").write_text("six\n")
+    warm = tmp_path / "warm"
+    plan = _plan(SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY=str(warm))
+    assert not warm.exists()  # planning wrote nothing
+    assert plan.warm_env is not None and not plan.warm_env.reuse
+    [step] = plan.install or ()
+    assert step.into == plan.warm_env.directory and "--prefix" in step.argv
+    described = plan.describe()
+    assert described["warm_pool_env"] == {"install into": str(plan.warm_env.directory)}
+    # The env's packages come right after the code dir, before the image's; its scripts first on PATH.
+    assert plan.env["PYTHONPATH"].split(os.pathsep)[:2] == [str(base / "code"), str(plan.warm_env.site)]
+    assert plan.env["PATH"].split(os.pathsep)[0] == str(plan.warm_env.bin)
+
+    plan.warm_env.directory.mkdir(parents=True)
+    plan.warm_env.record.write_text('{"distributions": {}}')  # what a complete install leaves
+    again = _plan(SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY=str(warm))
+    assert again.install == () and again.describe()["warm_pool_env"] == {"reuse": str(plan.warm_env.directory)}
+    assert again.env["PYTHONPATH"] == plan.env["PYTHONPATH"]
+
+
 def test_a_local_directory_runs_in_place(job_tree: Any, tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()

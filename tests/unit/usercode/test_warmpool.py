@@ -67,7 +67,9 @@ def test_pip_caches_in_the_warm_pool_dir_and_installs_into_the_env(tmp_path: Pat
         str(env.directory),
     )
     assert "--cache-dir" not in install_steps(code)[0].argv and "--prefix" not in install_steps(code)[0].argv
-    assert warm_pool_cache({}) is None
+    assert warm_pool_cache({}) is None and warm_pool_cache({CACHE_DIR_VARIABLE: ""}) is None
+    relative = warm_pool_cache({CACHE_DIR_VARIABLE: "warm"})
+    assert relative is not None and relative.root == Path.cwd() / "warm" / "smtoolkit"
     assert import_paths(env, {"PATH": "/usr/bin"}) == {"PYTHONPATH": str(env.site), "PATH": f"{env.bin}:/usr/bin"}
 
 
@@ -104,6 +106,7 @@ def test_an_env_is_complete_only_after_pip_succeeded_and_is_then_reused(tmp_path
 
     warmenv.install_env(env, _fake_pip({**WHEEL, "bin/demo": "#!/usr/bin/python\n"}))
     assert (env.site / "demo" / "__init__.py").is_file() and (env.bin / "demo").is_file()
+    assert env.directory.stat().st_mode & 0o777 == 0o755
     assert json.loads(env.record.read_text()) == {"distributions": {"demo": "1.0"}}
     assert not (env.directory / "lib").exists()
     reused = planned_env(code, warm)
