@@ -16,6 +16,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.s3server import S3Server
 
 TRAIN = [sys.executable, "-m", "smtoolkit", "train"]
@@ -393,7 +395,9 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_mode) for p in folder.rglob("*")}
 
 
-def test_a_local_package_dir_is_never_written_into(job_tree: Any, tmp_path: Path) -> None:
+def test_a_local_package_dir_is_never_written_into(
+    job_tree: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pip builds the package in a temporary copy (setuptools writes build/ and *.egg-info in-tree), and a script
     without its executable bit runs through its shebang instead of being chmod-ed."""
     source = tmp_path / "src"
@@ -403,10 +407,14 @@ def test_a_local_package_dir_is_never_written_into(job_tree: Any, tmp_path: Path
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "smtk-demo-pkg"\nversion = "1.0"\n[tool.setuptools]\npackages = ["demo_pkg"]\n'
     )
-    (source / "train.py").write_text("import demo_pkg, os\nopen(os.environ['SM_MODEL_DIR'] + '/py', 'w').write('ok')\n")
+    (source / "helper.py").write_text("import os\n")  # imported from the folder: bytecode cached elsewhere
+    (source / "train.py").write_text(
+        "import demo_pkg, helper\nopen(helper.os.environ['SM_MODEL_DIR'] + '/py', 'w').write('ok')\n"
+    )
     (source / "run").write_text('#!/bin/sh\necho "$@" > "$SM_MODEL_DIR/sh"\n')
     (source / "run").chmod(0o644)
     before = _snapshot(source)
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # Python would cache bytecode beside helper.py
     # Offline: setuptools from this venv (no build isolation); PIP_TARGET keeps the test venv clean.
     pythonpath = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
     pip = {"PIP_NO_BUILD_ISOLATION": "0", "PIP_TARGET": str(tmp_path / "site"), "PYTHONPATH": pythonpath}

@@ -142,6 +142,7 @@ def plan_training(
     job_env = {
         **to_env_vars(env, settings.argv_style),
         **paths,
+        **_bytecode_elsewhere(code, fetched, environ),
         "PYTHONPATH": pythonpath,
         "PYTHONUNBUFFERED": "1",
     }
@@ -157,6 +158,14 @@ def plan_training(
         intermediate_upload=intermediate_destination(env),
         warm_env=warm_env,
     )
+
+
+def _bytecode_elsewhere(code: CodeSource, fetched: bool, environ: Mapping[str, str]) -> dict[str, str]:
+    """Code that runs where it is (the user's folder) caches its bytecode under the temporary dir, not beside
+    the sources; a fetched copy is ours, and a PYTHONPYCACHEPREFIX the job sets is kept."""
+    if code.fetch or fetched or "PYTHONPYCACHEPREFIX" in environ:
+        return {}
+    return {"PYTHONPYCACHEPREFIX": os.path.join(environ.get("TMPDIR") or "/tmp", "smtoolkit-pycache")}
 
 
 def _masked_variable(name: str, value: str) -> str:
