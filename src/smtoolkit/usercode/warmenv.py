@@ -55,14 +55,20 @@ def mark_used(env: WarmEnv) -> None:
 
 
 def _finish(prefix: Path) -> None:
-    """Make pip's lib/pythonX.Y/site-packages (and a separate platlib) `site/`, then write the record."""
-    site = prefix / "site"
+    """Make pip's lib/pythonX.Y/site-packages (and a separate platlib) `site/`, then write the record. Debian's
+    Python puts a prefix install under local/ (local/lib/pythonX.Y/dist-packages, local/bin): moved up too."""
+    site, scripts = prefix / "site", prefix / "bin"
     site.mkdir()
-    for found in sorted(p for lib in prefix.glob("lib*") for p in lib.glob("*/*") if p.name in _SITE_DIRS):
-        for entry in found.iterdir():
-            entry.rename(site / entry.name)
-    for lib in prefix.glob("lib*"):
-        shutil.rmtree(lib)
+    for top in (prefix, prefix / "local"):
+        for found in sorted(p for lib in top.glob("lib*") for p in lib.glob("*/*") if p.name in _SITE_DIRS):
+            for entry in found.iterdir():
+                entry.rename(site / entry.name)
+        if top != prefix and (top / "bin").is_dir():
+            scripts.mkdir(exist_ok=True)
+            for entry in (top / "bin").iterdir():
+                entry.rename(scripts / entry.name)
+    for layout in [*prefix.glob("lib*"), prefix / "local"]:
+        shutil.rmtree(layout, ignore_errors=True)
     distributions = installed_distributions([str(site)])
     hooks = sorted(p.name for p in site.glob("*.pth"))
     if hooks:

@@ -114,6 +114,14 @@ def test_an_env_is_complete_only_after_pip_succeeded_and_is_then_reused(tmp_path
     assert planned_install_steps(code, LauncherSettings(), warm) == []
 
 
+def test_debians_prefix_layout_is_moved_into_site_and_bin(tmp_path: Path) -> None:
+    env = WarmEnv(tmp_path / "envs" / "k", reuse=False)
+    debian = {f"local/{name.replace('site-packages', 'dist-packages')}": text for name, text in WHEEL.items()}
+    warmenv.install_env(env, _fake_pip({**debian, "local/bin/demo": "#!/usr/bin/python3\n"}))
+    assert (env.site / "demo" / "__init__.py").is_file() and (env.bin / "demo").is_file()
+    assert sorted(p.name for p in env.directory.iterdir()) == ["bin", "record.json", "site"]
+
+
 def test_a_leftover_of_a_killed_install_is_removed_and_a_damaged_env_reinstalled(tmp_path: Path) -> None:
     env = WarmEnv(tmp_path / "envs" / "k1", reuse=False)
     leftover = tmp_path / "envs" / ".k0.partial-abc"
