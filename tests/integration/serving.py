@@ -112,12 +112,13 @@ def worker_env(worker_class: str | None) -> dict[str, str]:
 
 def start(base: Path, script: str | None, worker_class: str | None = None, **extra: str) -> Server:
     """`serve` with base as SAGEMAKER_BASE_DIR; `script` (dedented) as code/inference.py unless None;
-    `worker_class` as SAGEMAKER_MODEL_SERVER_WORKER_CLASS (None: the default)."""
+    `worker_class` as SAGEMAKER_MODEL_SERVER_WORKER_CLASS (None: the default); on a free port unless `extra`
+    sets SAGEMAKER_BIND_TO_PORT."""
     (base / "code").mkdir(parents=True, exist_ok=True)
     (base / "model").mkdir(exist_ok=True)
     if script is not None:
         (base / "code" / "inference.py").write_text(textwrap.dedent(script))
-    port = free_port()
+    port = int(extra.get("SAGEMAKER_BIND_TO_PORT") or free_port())
     log = (base / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "smtoolkit.serve"],

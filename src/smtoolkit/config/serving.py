@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from smtoolkit import hardware
 from smtoolkit.config.batch import VariableSpelling, parse_batch_strategy, variable_spelling
+from smtoolkit.config.protocols import ProtocolSettings
 from smtoolkit.config.settings import EnvSettings
 from smtoolkit.errors import did_you_mean
 from smtoolkit.logs import parse_log_level
@@ -40,7 +41,7 @@ def normalise_batch_strategy(value: str) -> str | None:
     return None if strategy is None else variable_spelling(strategy)
 
 
-class ServingSettings(EnvSettings):
+class ServingSettings(ProtocolSettings, EnvSettings):
     """`serve`'s settings. Each field is read from SAGEMAKER_<FIELD NAME> (case-insensitive); an empty value is
     a value (SAGEMAKER_PROGRAM= means the default script)."""
 

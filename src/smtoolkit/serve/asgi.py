@@ -85,7 +85,7 @@ class ASGIAdapter:
             router.check_length(request.content_length)
             request.body = await self._read_body(receive, request)
         except Exception as error:
-            response = error_response(error, method, path)
+            response = router.error_response(error, request)
         else:
             response = await self._call(resolved, request)
         if response.stream is None:
@@ -121,7 +121,7 @@ class ASGIAdapter:
             )
             os.kill(os.getpid(), signal.SIGTERM)
             timeout = HandlerTimeout(f"the handler ran over {self.timeout} s")
-            return error_response(timeout, request.method, request.path)
+            return self.router.error_response(timeout, request)
 
     async def _read_body(self, receive: Receive, request: Request) -> bytes:
         declared = request.content_length

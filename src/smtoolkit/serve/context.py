@@ -1,4 +1,5 @@
-"""Context: the optional last argument of a handler function (request headers in, response headers out).
+"""Context: the optional last argument of a handler function (request headers in, response headers out;
+`parameters`, the request's "parameters" on the Vertex AI and Open Inference Protocol routes).
 
 It also answers the calls scripts make on sagemaker-inference's (MMS) context, such as
 `context.get_request_header(0, "X-Amzn-SageMaker-Custom-Attributes")` and
@@ -46,6 +47,7 @@ class Context:
         self,
         request_headers: Iterable[tuple[str, str]] = (),
         system_properties: Mapping[str, Any] | None = None,
+        parameters: Any = None,
     ) -> None:
         self._source = request_headers
         self._request: dict[str, str] | None = None  # built from _source on first use: most requests never ask
@@ -54,6 +56,8 @@ class Context:
         if not isinstance(system_properties, MappingProxyType):
             system_properties = MappingProxyType(dict(system_properties or {}))
         self.system_properties: Mapping[str, Any] = system_properties
+        # The request's "parameters" on the Vertex AI and Open Inference Protocol routes; None elsewhere.
+        self.parameters: Any = parameters
 
     @property
     def _headers(self) -> dict[str, str]:

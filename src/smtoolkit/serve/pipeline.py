@@ -32,6 +32,7 @@ class Invocation:
     content_type: str | None = None
     accept: str | None = None
     headers: Iterable[tuple[str, str]] = ()  # read only if a handler asks its context
+    parameters: Any = None  # the request's "parameters" (Vertex AI), for the handler's context
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ class InferenceHandler:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def _context(self, headers: Iterable[tuple[str, str]] = ()) -> Context:
-        return Context(headers, self._system_properties)
+    def _context(self, headers: Iterable[tuple[str, str]] = (), parameters: Any = None) -> Context:
+        return Context(headers, self._system_properties, parameters)
 
     def load_model(self) -> None:
         """pre_model_fn, model_fn, model_warmup_fn; UserScriptError when one raises."""
@@ -133,6 +134,11 @@ class InferenceHandler:
         self._model = model
         self._ready.set()
 
+    @property
+    def model(self) -> Any:
+        """The loaded model; ModelNotReady (503) before load_model has run."""
+        return self._model_or_503()
+
     def _model_or_503(self) -> Any:
         if not self._ready.is_set():
             raise ModelNotReady("the model is not loaded yet")
@@ -148,7 +154,7 @@ class InferenceHandler:
 
     def invoke(self, invocation: Invocation) -> Reply:
         model = self._model_or_503()
-        user, context = self.user, self._context(invocation.headers)
+        user, context = self.user, self._context(invocation.headers, invocation.parameters)
         content_type = MediaType.parse(invocation.content_type)
         type_name = content_type.name if content_type else None
         if user.transform_fn:
@@ -174,6 +180,18 @@ class InferenceHandler:
                 return self._reply(_encoded_items(prediction, self.codecs, accept), accept, context)
             return self._reply(self.codecs.encode(prediction, accept), accept, context)
         return self._reply(_call(user.output_fn, prediction, accept, context=context), accept, context)
+
+    def predict(self, data: Any, headers: Iterable[tuple[str, str]] = (), parameters: Any = None) -> Any:
+        """predict_fn (else the model's predict) on data already decoded by a protocol (the Open Inference
+        Protocol's tensors): input_fn and output_fn, which decode and encode bodies, are not called."""
+        model = self._model_or_503()
+        if self.user.transform_fn:
+            raise ServeError(
+                f"{self.user.source} defines transform_fn, which takes a body; this route needs predict_fn"
+            )
+        if self.user.predict_fn:
+            return _call(self.user.predict_fn, data, model, context=self._context(headers, parameters))
+        return self._default_predict(data)
 
     def _default_predict(self, data: Any) -> Any:
         predict = self._predict

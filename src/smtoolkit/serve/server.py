@@ -23,12 +23,13 @@ from smtoolkit.config.serving import ServingSettings, load_serving_settings
 from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked, set_level
 from smtoolkit.paths import JobPaths
-from smtoolkit.serve.app import create_app
+from smtoolkit.serve.app import Protocols, create_app
 from smtoolkit.serve.code import prepare_code
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.platforms import protocols_from_environment
 from smtoolkit.serve.startup import load_in_background, load_while_answering
 from smtoolkit.serve.wsgi import wsgi_app
 
@@ -73,9 +74,12 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
 class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     """gunicorn configured from ServingSettings, serving one InferenceHandler."""
 
-    def __init__(self, settings: ServingSettings, handler: InferenceHandler) -> None:
+    def __init__(
+        self, settings: ServingSettings, handler: InferenceHandler, protocols: Protocols | None = None
+    ) -> None:
         self.settings = settings
         self.handler = handler
+        self.app = create_app(handler, settings, protocols)  # in the master: a bad route stops serve at start-up
         super().__init__()
 
     def load_config(self) -> None:
@@ -99,7 +103,7 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         if not self.settings.preload_model:
             load_in_background(self.handler.load_model, lambda: self.handler.ready, self.settings.startup_timeout)
         quiet_stream_aborts("gunicorn.error")
-        app = create_app(self.handler, self.settings)
+        app = self.app
         if self.settings.model_server_worker_class == "async":
             from smtoolkit.serve.asgi import ASGIAdapter
 
@@ -115,7 +119,7 @@ def refuse_multi_model(settings: ServingSettings) -> None:
         )
 
 
-def run_server(settings: ServingSettings, script: Path, model_dir: Path) -> int:
+def run_server(settings: ServingSettings, script: Path, model_dir: Path, protocols: Protocols | None = None) -> int:
     """Import and check the inference script, then serve until stopped. Returns the exit status; raises
     SmtoolkitError for a problem found before serving."""
     refuse_multi_model(settings)
@@ -123,7 +127,7 @@ def run_server(settings: ServingSettings, script: Path, model_dir: Path) -> int:
     handler = InferenceHandler(user, model_dir, default_codecs(), settings.default_invocations_accept)
     logger.info("Serving settings: %s", masked(settings.model_dump(mode="json")))
     try:
-        InferenceServer(settings, handler).run()
+        InferenceServer(settings, handler, protocols).run()
     except SystemExit as exit_:  # gunicorn ends the master (and each worker) with sys.exit
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except HaltServer as halt:  # raised again while halting when several workers fail to boot
@@ -149,5 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     launcher = LauncherSettings.from_environ(os.environ)
     refuse_multi_model(settings)
     paths = JobPaths.from_env()
+    settings, protocols, model_dir = protocols_from_environment(settings, paths.model_dir)
     code = prepare_code(settings, paths, launcher, os.environ)
-    return run_server(settings, code.script, paths.model_dir)
+    return run_server(settings, code.script, model_dir, protocols)

@@ -19,7 +19,6 @@ from werkzeug.wsgi import get_input_stream
 
 from smtoolkit.errors import PayloadTooLarge
 from smtoolkit.serve.core.body import READ_CHUNK, BodyBuffer
-from smtoolkit.serve.core.errors import error_response
 from smtoolkit.serve.core.messages import Headers, Request, Response, Stream
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import as_bytes, log_failure
@@ -164,7 +163,7 @@ class WSGIAdapter:
             router.check_length(request.content_length)
             request.body = read_body(environ, request, router.body_limit)
         except Exception as error:
-            response = error_response(error, method, path)
+            response = router.error_response(error, request)
             if isinstance(error, PayloadTooLarge) and (declared := request.content_length):
                 start_response(status_line(response.status), _with_length(response))
                 return _Drained(response.body, environ, declared)
@@ -176,7 +175,7 @@ class WSGIAdapter:
                 stream.first()
             except Exception as error:
                 stream.close()
-                response = error_response(error, method, path)
+                response = router.error_response(error, request)
             else:
                 start_response(status_line(response.status), response.headers)  # no length: sent chunked
                 return stream

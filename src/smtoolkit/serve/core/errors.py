@@ -21,16 +21,23 @@ def json_body(status: int, kind: str, message: str) -> bytes:
     return json.dumps({"code": status, "type": kind, "message": message}).encode()
 
 
-def error_answer(error: BaseException, method: str, path: str) -> tuple[int, bytes]:
-    """(status, JSON body) for an error raised while answering `method path`; logged as it deserves."""
+def error_parts(error: BaseException, method: str, path: str) -> tuple[int, str, str]:
+    """(status, kind, message) for an error raised while answering `method path`; logged as it deserves.
+    The message is the error's own for a ServeError, a pointer to the log for anything else."""
     if isinstance(error, ServeError):
         if error.status >= 500:
             logger.error("%s %s: %s", method, path, error, exc_info=error)
         else:
             logger.info("%s %s: %d %s", method, path, error.status, error)
-        return error.status, json_body(error.status, error.kind, str(error))
+        return error.status, error.kind, str(error)
     logger.error("Unexpected error on %s %s", method, path, exc_info=error)
-    return 500, json_body(500, "InternalServerError", "internal server error; see the server log")
+    return 500, "InternalServerError", "internal server error; see the server log"
+
+
+def error_answer(error: BaseException, method: str, path: str) -> tuple[int, bytes]:
+    """(status, JSON body) for an error raised while answering `method path`; logged as it deserves."""
+    status, kind, message = error_parts(error, method, path)
+    return status, json_body(status, kind, message)
 
 
 def error_response(error: BaseException, method: str, path: str) -> Response:

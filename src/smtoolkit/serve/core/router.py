@@ -17,6 +17,8 @@ from smtoolkit.serve.core.errors import MethodNotAllowed, error_response
 from smtoolkit.serve.core.messages import Request, Response
 
 Endpoint = Callable[[Request], Response]
+# How a protocol answers an error: the SageMaker contract's JSON (core.errors) unless it registers its own.
+ErrorAnswer = Callable[[BaseException, Request], Response]
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -61,6 +63,20 @@ class Router:
         self.body_limit = body_limit
         self._exact: dict[str, dict[str, Route]] = {}
         self._patterns: dict[str, _Pattern] = {}
+        self._error_answers: list[tuple[str, ErrorAnswer]] = []
+
+    def answer_errors(self, path: str, answer: ErrorAnswer) -> None:
+        """Answer errors on `path` (exactly, or under it when it ends with "/") with `answer`: a protocol whose
+        clients read another error body than the core's, before its route runs too (404, 405, 413)."""
+        self._error_answers.append((path, answer))
+
+    def error_response(self, error: BaseException, request: Request) -> Response:
+        """The answer to `error` raised while answering `request`, in the format of the protocol of its path."""
+        path = request.path
+        for prefix, answer in self._error_answers:
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+                return answer(error, request)
+        return error_response(error, request.method, path)
 
     def mount(self, protocol: ServingProtocol) -> Router:
         protocol.register(self)
@@ -75,6 +91,14 @@ class Router:
         if route.method in table:
             raise ValueError(f"{route.method} {path} is registered twice")
         table[route.method] = route
+
+    def has(self, method: str, path: str) -> bool:
+        """Whether `method path` would reach a route already registered (exactly, or through a pattern)."""
+        try:
+            self.resolve(method.upper(), path)
+        except (NotFound, MethodNotAllowed):
+            return False
+        return True
 
     def resolve(self, method: str, path: str) -> Resolved:
         """The route for `method path`; NotFound (404) or MethodNotAllowed (405) when there is none."""
@@ -104,12 +128,12 @@ class Router:
         try:
             return resolved.route.endpoint(request)
         except Exception as error:
-            return error_response(error, request.method, request.path)
+            return self.error_response(error, request)
 
     def handle(self, request: Request) -> Response:
         """Resolve and call in one go (the body already read): for tests and in-process callers."""
         try:
             resolved = self.resolve(request.method, request.path)
         except Exception as error:
-            return error_response(error, request.method, request.path)
+            return self.error_response(error, request)
         return self.call(resolved, request)

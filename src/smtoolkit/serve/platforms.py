@@ -1,0 +1,35 @@
+"""Start-up for the platforms besides SageMaker: which protocols to speak, Vertex AI's port, and its model
+fetched from AIP_STORAGE_URI, in the master before the workers fork."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from smtoolkit.config.serving import ServingSettings
+from smtoolkit.serve.app import Protocols, choose_protocols
+from smtoolkit.serve.protocols.vertex.model import fetch_model
+from smtoolkit.serve.protocols.vertex.settings import load_vertex_settings
+
+logger = logging.getLogger(__name__)
+
+PORT_VARIABLE = "SAGEMAKER_BIND_TO_PORT"
+
+
+def protocols_from_environment(settings: ServingSettings, model_dir: Path) -> tuple[ServingSettings, Protocols, Path]:
+    """(settings, protocols, model dir) to serve with: on Vertex AI the port is AIP_HTTP_PORT and the model is
+    AIP_STORAGE_URI's, fetched now; ConfigError naming a bad AIP_* variable."""
+    protocols = choose_protocols(settings, load_vertex_settings())
+    vertex = protocols.vertex
+    if vertex is not None:
+        port = vertex.http_port
+        if PORT_VARIABLE in os.environ and settings.bind_to_port != port:
+            logger.warning(
+                "Vertex AI listens on AIP_HTTP_PORT=%d; %s=%d is not used", port, PORT_VARIABLE, settings.bind_to_port
+            )
+        settings = settings.model_copy(update={"bind_to_port": port})
+        model_dir = fetch_model(vertex.storage_uri, model_dir)
+        logger.info("Vertex AI: health GET %s, predictions POST %s", vertex.health_path, vertex.predict_path)
+    logger.info("Serving protocols: %s on port %d", ", ".join(protocols.names), settings.bind_to_port)
+    return settings, protocols, model_dir

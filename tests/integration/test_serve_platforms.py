@@ -1,0 +1,184 @@
+"""One `serve`, one inference.py, three platforms on one port: SageMaker's /invocations, Vertex AI's AIP_* routes
+(AIP_* as Vertex sets them, the model from AIP_STORAGE_URI) and the Open Inference Protocol, driven by real
+clients: tritonclient.http (JSON and binary tensors, gzip) and the OIP working group's OpenAPI client."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from open_inference.openapi import types as oip_types
+from open_inference.openapi.client import OpenInferenceClient
+from open_inference.openapi.errors.bad_request_error import BadRequestError
+from tritonclient.utils import InferenceServerException
+
+from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, start_everywhere
+from tests.integration.serving import Server, stop, wait_for
+
+pytestmark = pytest.mark.integration
+
+ROWS = [[1.0, 2.0], [3.0, 4.5]]
+EXPECTED = [[2 * v + 10 for v in row] for row in ROWS]  # offset.txt holds 10
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Vertex AI + OIP + SageMaker; the model is a tarball at AIP_STORAGE_URI, released by the first test."""
+    base = tmp_path_factory.mktemp("platforms")
+    source = base / "artifacts"
+    source.mkdir()
+    (source / "offset.txt").write_text("10")
+    archive = base / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source / "offset.txt", "offset.txt")
+    running = start_everywhere(base, archive, SAGEMAKER_MAX_PAYLOAD_IN_MB="6")  # Vertex's own 1.5 MB counts
+    try:
+        yield running
+    finally:
+        stop(running)
+
+
+def _health(server: Server) -> int | None:
+    assert server.process.poll() is None, server.output()
+    try:
+        return server.request("GET", HEALTH_ROUTE).status
+    except ConnectionError:
+        return None
+
+
+def test_vertex_health_is_503_before_the_model_loads_and_200_after(server: Server) -> None:
+    wait_for(lambda: _health(server) == 503, 30, "the health route answering 503 while model_fn waits")
+    assert server.request("GET", "/v2/health/ready").status == 503
+    (server.base / "model" / "release").touch()  # AIP_STORAGE_URI's tarball was unpacked into SM's model dir
+    wait_for(lambda: _health(server) == 200, 30, "the health route answering 200")
+    assert server.request("GET", HEALTH_ROUTE).json() == {"status": "healthy"}
+    assert "Serving protocols: sagemaker, vertex, oip" in server.output()
+
+
+def _vertex(server: Server, payload: object) -> tuple[int, object]:
+    reply = server.request("POST", PREDICT_ROUTE, json.dumps(payload).encode(), **{"Content-Type": "application/json"})
+    return reply.status, reply.json()
+
+
+def test_vertex_predicts_instances_with_parameters_through_the_context(server: Server) -> None:
+    assert _vertex(server, {"instances": ROWS}) == (200, {"predictions": EXPECTED})
+    scaled = [[3 * v for v in row] for row in EXPECTED]
+    assert _vertex(server, {"instances": ROWS, "parameters": {"scale": 3}}) == (200, {"predictions": scaled})
+
+
+def test_vertex_errors_are_error_bodies_with_their_status(server: Server) -> None:
+    status, body = _vertex(server, {"instance": ROWS})
+    assert status == 400 and "did you mean instances?" in body["error"]  # type: ignore[index]
+    assert _vertex(server, {"instances": ROWS, "parameters": {"status": 422}}) == (422, {"error": "asked to fail"})
+    big = server.request("POST", PREDICT_ROUTE, b'{"instances": ["' + b"x" * 1_600_000 + b'"]}')
+    assert big.status == 413 and "1500000" in big.json()["error"]
+    bad = server.request("POST", PREDICT_ROUTE, b"{nope")
+    assert bad.status == 400 and "not valid JSON" in bad.json()["error"]
+
+
+def test_the_same_script_answers_alike_on_every_protocol(server: Server, client: triton.InferenceServerClient) -> None:
+    sagemaker = server.invoke(json.dumps(ROWS).encode(), "application/json").json()
+    _, vertex = _vertex(server, {"instances": ROWS})
+    tensor = triton.InferInput("x", [2, 2], "FP32")
+    tensor.set_data_from_numpy(np.array(ROWS, np.float32), binary_data=False)
+    oip = client.infer("model", [tensor]).as_numpy("y")
+    assert sagemaker == vertex["predictions"] == oip.tolist() == EXPECTED  # type: ignore[index]
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[triton.InferenceServerClient]:
+    triton_client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+    try:
+        yield triton_client
+    finally:
+        triton_client.close()
+
+
+def test_tritonclient_reads_health_and_metadata(client: triton.InferenceServerClient) -> None:
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("model")
+    assert not client.is_model_ready("other")
+    assert client.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+    metadata = client.get_model_metadata("model")
+    assert metadata["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, -1]}]
+    assert metadata["outputs"] == [{"name": "y", "datatype": "FP32", "shape": [-1, -1]}]
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+@pytest.mark.parametrize("compression", [None, "gzip", "deflate"])
+def test_tritonclient_infers_fp32(client: triton.InferenceServerClient, binary: bool, compression: str | None) -> None:
+    tensor = triton.InferInput("x", [2, 2], "FP32")
+    tensor.set_data_from_numpy(np.array(ROWS, np.float32), binary_data=binary)
+    wanted = [triton.InferRequestedOutput("y", binary_data=binary)]
+    result = client.infer(
+        "model", [tensor], request_id="r-1", outputs=wanted, request_compression_algorithm=compression
+    )
+    assert result.get_response()["id"] == "r-1"
+    np.testing.assert_array_equal(result.as_numpy("y"), np.array(EXPECTED, np.float32))
+
+
+def _texts(array: np.ndarray) -> list[bytes]:
+    """BYTES elements as bytes: tritonclient gives str for JSON data, bytes for binary data."""
+    return [v if isinstance(v, bytes) else v.encode() for v in array.ravel()]
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_tritonclient_infers_int64_and_bytes_inputs(client: triton.InferenceServerClient, binary: bool) -> None:
+    numbers = triton.InferInput("n", [3], "INT64")
+    numbers.set_data_from_numpy(np.array([7, -8, 2**40], np.int64), binary_data=binary)
+    words = triton.InferInput("s", [2], "BYTES")
+    words.set_data_from_numpy(np.array([b"hi", b"there"], dtype=object), binary_data=binary)
+    result = client.infer("model", [numbers, words], outputs=None)  # two inputs: echoed as a dict
+    np.testing.assert_array_equal(result.as_numpy("n"), [7, -8, 2**40])
+    assert result.as_numpy("n").dtype == np.int64
+    assert _texts(result.as_numpy("s")) == [b"hi", b"there"]
+    single = triton.InferInput("s", [2], "BYTES")
+    single.set_data_from_numpy(np.array([b"ab", b"cd"], dtype=object), binary_data=binary)
+    upper = client.infer("model", [single], outputs=[triton.InferRequestedOutput("y", binary_data=binary)])
+    assert _texts(upper.as_numpy("y")) == [b"AB", b"CD"]
+
+
+def test_tritonclient_errors_name_the_tensor_or_model(client: triton.InferenceServerClient) -> None:
+    short = triton.InferInput("x", [2, 3], "FP32")
+    short.set_data_from_numpy(np.ones((2, 3), np.float32), binary_data=False)
+    short._raw_data = None
+    short._parameters.pop("binary_data_size", None)
+    short._data = [1.0, 2.0]  # fewer elements than its shape: what a buggy client sends
+    with pytest.raises(InferenceServerException) as error:
+        client.infer("model", [short])
+    assert error.value.status() == "400" and "input 'x'" in error.value.message()
+    with pytest.raises(InferenceServerException) as missing:
+        client.infer("modle", [short])
+    assert missing.value.status() == "404" and "did you mean model?" in missing.value.message()
+    tensor = triton.InferInput("x", [1, 2], "FP32")
+    tensor.set_data_from_numpy(np.ones((1, 2), np.float32))
+    with pytest.raises(InferenceServerException) as output:
+        client.infer("model", [tensor], outputs=[triton.InferRequestedOutput("z")])
+    assert output.value.status() == "400" and "no output 'z'" in output.value.message()
+
+
+def test_the_openapi_client_reads_metadata_and_infers(server: Server) -> None:
+    with httpx.Client(timeout=10) as http:
+        _openapi_calls(OpenInferenceClient(base_url=f"http://127.0.0.1:{server.port}", httpx_client=http))
+
+
+def _openapi_calls(client: OpenInferenceClient) -> None:
+    client.check_server_liveness()
+    client.check_model_readiness("model")
+    assert client.read_model_metadata("model").name == "model"
+    request = oip_types.InferenceRequest.parse_obj(
+        {"id": "a", "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4.5]}]}
+    )
+    response = client.model_infer("model", request=request)
+    assert response.id == "a" and response.outputs[0].name == "y"
+    assert response.outputs[0].data.__root__ == [v for row in EXPECTED for v in row]
+    bad = oip_types.InferenceRequest.parse_obj(
+        {"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1]}]}
+    )
+    with pytest.raises(BadRequestError) as error:
+        client.model_infer("model", request=bad)
+    assert "input 'x'" in error.value.body["error"]
