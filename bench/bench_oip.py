@@ -1,11 +1,12 @@
-"""POST /v2/models/echo/infer (Open Inference Protocol) under wrk on loopback: the baseline, MLServer.
+"""POST /v2/models/echo/infer (Open Inference Protocol) under wrk on loopback: smtoolkit serve against MLServer.
 
-- MLServer 1.7.1 (its own venv under bench/.venvs, made on first use): a custom MLModel runtime that decodes a
-  1x4 FP32 tensor to numpy and returns it, with `parallel_workers` = --workers inference processes (plus its one
-  HTTP process).
+- smtoolkit serve with SMTOOLKIT_SERVE_PROTOCOLS=oip and the identity script (predict_fn gets the 1x4 FP32
+  tensor as an ndarray and returns it), --workers gunicorn workers on the default (async) class.
+- MLServer 1.7.1 (its own venv under bench/.venvs, made on first use): a custom MLModel runtime that decodes the
+  tensor to numpy and returns it, with `parallel_workers` = --workers inference processes (plus its HTTP process).
 
-smtoolkit joins this run when its /v2 routes land, with the same process count, so that the two rates come
-from one run (goal: at least 1.0x MLServer's requests/s). Rounds, wrk and the figures are bench_serve's.
+Both run in the same run, their rounds interleaved, and the ratios of req/s are printed (goal: at least 1.0x
+MLServer's). Rounds, wrk and the figures are bench_serve's.
 
     .venv/bin/python -m bench.bench_oip [--seconds 8] [--rounds 3] [--connections 16] [--workers 2]
 """
@@ -17,12 +18,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench.bench_serve import WRK_SCRIPT, parse_args, run_wrk, summary, wait_ready
-from bench.oip_targets import INFER_BODY, INFER_PATH, READY_PATH, start_mlserver, stop
-from bench.serve_targets import free_port
+from bench.bench_serve import WRK_SCRIPT, parse_args, report
+from bench.oip_targets import INFER_BODY, INFER_PATH, MODEL_NAME, READY_PATH, start_mlserver, stop
+from bench.serve_load import Round, Starter, run_wrk, wait_ready
+from bench.serve_targets import free_port, start_ours
 
 
 def wrk_script() -> str:
@@ -31,17 +33,24 @@ def wrk_script() -> str:
     return f'wrk.path = "{INFER_PATH}"\n{lua}'
 
 
-def measure(name: str, start: Callable[[int], subprocess.Popen[bytes]], args: argparse.Namespace, script: Path) -> None:
-    port = free_port()
-    process = start(port)
+def measure_all(starters: Mapping[str, Starter], args: argparse.Namespace, script: Path) -> dict[str, list[Round]]:
+    """Every server started and warmed, then the rounds interleaved (each round shares its moment's noise)."""
+    ports = {name: free_port() for name in starters}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    load = (args.connections, args.threads, script, (), READY_PATH)
     try:
-        wait_ready(port, process, timeout=180, path=READY_PATH)
-        load = (args.connections, args.threads, script, (), READY_PATH)
-        run_wrk(port, process.pid, 1.0, *load)  # warm-up
-        rounds = [run_wrk(port, process.pid, args.seconds, *load) for _ in range(args.rounds)]
-        summary(name, rounds)
+        for name, starter in starters.items():
+            processes[name] = starter(ports[name])
+            wait_ready(ports[name], processes[name], timeout=180, path=READY_PATH)
+            run_wrk(ports[name], processes[name].pid, 1.0, *load)  # warm-up
+        results: dict[str, list[Round]] = {name: [] for name in starters}
+        for _ in range(args.rounds):
+            for name in starters:
+                results[name].append(run_wrk(ports[name], processes[name].pid, args.seconds, *load))
+        return results
     finally:
-        stop(process)
+        for process in processes.values():
+            stop(process)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,17 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(
         f"wrk -t{args.threads} -c{args.connections}, POST {INFER_PATH} with a 1x4 FP32 JSON tensor, "
-        f"{args.workers} inference processes, {args.rounds} x {args.seconds:g} s per server"
+        f"{args.workers} inference processes each, {args.rounds} x {args.seconds:g} s per server, interleaved"
     )
+    oip = {"SMTOOLKIT_SERVE_PROTOCOLS": "oip", "SMTOOLKIT_OIP_MODEL_NAME": MODEL_NAME}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "infer.lua"
         script.write_text(wrk_script())
-        measure(
-            f"mlserver ({args.workers} parallel_workers)",
-            lambda port: start_mlserver(Path(tmp) / "mlserver", port, args.workers),
-            args,
-            script,
-        )
+        starters: dict[str, Starter] = {
+            f"smtoolkit serve ({args.workers} workers)": lambda port: start_ours(
+                Path(tmp) / "ours", port, args.workers, "async", 1, extra_env=oip
+            ),
+            f"mlserver ({args.workers} parallel_workers)": lambda port: start_mlserver(
+                Path(tmp) / "mlserver", port, args.workers
+            ),
+        }
+        report(measure_all(starters, args, script), args)
     return 0
 
 

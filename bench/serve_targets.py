@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -114,6 +114,7 @@ def start_ours(
     threads: int,
     prefix: Sequence[str] = (),
     script: str = IDENTITY_SCRIPT,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     (base / "code").mkdir(parents=True)
     (base / "model").mkdir()
@@ -126,6 +127,7 @@ def start_ours(
         "SAGEMAKER_MODEL_SERVER_WORKER_CLASS": worker_class,
         "SAGEMAKER_MODEL_SERVER_THREADS": str(threads),
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     return subprocess.Popen([*prefix, sys.executable, "-m", "smtoolkit.serve"], env=env)
 

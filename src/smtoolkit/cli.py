@@ -94,7 +94,27 @@ def process_command(command: tuple[str, ...]) -> None:
 
 @cli.command("serve")
 def serve_command() -> None:
-    """Serve the model on SageMaker's HTTP contract (the container's `serve`)."""
+    """Serve the model on SageMaker's HTTP contract (the container's `serve`), and on Vertex AI's and the Open
+    Inference Protocol's when chosen, all on one port with the same inference.py.
+
+    \b
+    SageMaker (always):
+      GET /ping, POST /invocations, GET /execution-parameters
+      input_fn(body, content_type) gets the body; output_fn(prediction, accept) makes the answer.
+    \b
+    Vertex AI (AIP_MODE=PREDICTION, or SMTOOLKIT_SERVE_PROTOCOLS=vertex), on AIP_HTTP_PORT:
+      GET $AIP_HEALTH_ROUTE (200 once loaded), POST $AIP_PREDICT_ROUTE {"instances", "parameters"}
+      input_fn gets the instances list as JSON text (application/json), context.parameters the
+      parameters; output_fn's JSON list becomes {"predictions": [...]}. Model from AIP_STORAGE_URI.
+    \b
+    Open Inference Protocol (SMTOOLKIT_SERVE_PROTOCOLS=oip; NAME: SMTOOLKIT_OIP_MODEL_NAME, default model):
+      GET /v2, /v2/health/live, /v2/health/ready, /v2/models/NAME[/versions/V][/ready]
+      POST /v2/models/NAME[/versions/V]/infer (JSON or binary tensors)
+      predict_fn(data, model) gets the decoded tensor (a dict name -> array for several inputs);
+      input_fn and output_fn are not called; its array (or dict of them) becomes the outputs.
+
+    Settings are environment variables: see the README's "The inference server" section.
+    """
     from smtoolkit.entry import run_command
     from smtoolkit.serve.server import main as serve
 

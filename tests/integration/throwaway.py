@@ -77,3 +77,15 @@ def pip(python: Path, *args: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def cached_venv(path: Path, requirements: tuple[str, ...]) -> Path:
+    """A venv of its own (not sharing this interpreter's packages) at `path` with `requirements` installed, made
+    once and kept while they stay the same; returns its python."""
+    marker, wanted = path / ".installed", "\n".join(requirements)
+    python = path / "bin" / "python"
+    if not marker.exists() or marker.read_text() != wanted:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True, timeout=600)
+        marker.write_text(wanted)
+    return python

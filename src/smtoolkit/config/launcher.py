@@ -10,6 +10,7 @@ from typing import Any, Literal
 from typing_extensions import Self
 
 from smtoolkit.config.engine import EngineSettings
+from smtoolkit.config.protocols import ProtocolSettings
 from smtoolkit.config.settings import EnvSettings, env_field, warn_unknown
 
 PREFIX = "SMTOOLKIT_"
@@ -55,7 +56,11 @@ class LauncherSettings(EnvSettings):
 
 def known_variables() -> list[str]:
     """Every SMTOOLKIT_* variable smtoolkit reads."""
-    declared = [*LauncherSettings.variables().values(), *EngineSettings.variables().values()]
+    declared = [
+        *LauncherSettings.variables().values(),
+        *EngineSettings.variables().values(),
+        *ProtocolSettings.variables().values(),
+    ]
     return [name for name in (*declared, *OTHER_VARIABLES) if name.startswith(PREFIX)]
 
 
