@@ -18,7 +18,9 @@ from open_inference.openapi.errors.bad_request_error import BadRequestError
 from tritonclient.utils import InferenceServerException
 
 from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, start_everywhere
-from tests.integration.serving import Server, stop, wait_for
+from tests.integration.serving import Server, stop, wait_for, worker_class
+
+__all__ = ["worker_class"]  # the fixture that runs this module once per worker class
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +29,7 @@ EXPECTED = [[2 * v + 10 for v in row] for row in ROWS]  # offset.txt holds 10
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, worker_class: str) -> Iterator[Server]:
     """Vertex AI + OIP + SageMaker; the model is a tarball at AIP_STORAGE_URI, released by the first test."""
     base = tmp_path_factory.mktemp("platforms")
     source = base / "artifacts"
@@ -36,7 +38,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     archive = base / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(source / "offset.txt", "offset.txt")
-    running = start_everywhere(base, archive, SAGEMAKER_MAX_PAYLOAD_IN_MB="6")  # Vertex's own 1.5 MB counts
+    # 6 MB, SageMaker's default, so that Vertex's own 1.5 MB limit is the one a large body meets
+    running = start_everywhere(base, archive, worker_class, SAGEMAKER_MAX_PAYLOAD_IN_MB="6")
     try:
         yield running
     finally:

@@ -15,6 +15,8 @@ from smtoolkit.serve.protocols.vertex.settings import load_vertex_settings
 logger = logging.getLogger(__name__)
 
 PORT_VARIABLE = "SAGEMAKER_BIND_TO_PORT"
+OIP_VARIABLES = ("SMTOOLKIT_OIP_MODEL_NAME", "SMTOOLKIT_OIP_MODEL_VERSION")
+VERTEX_VARIABLES = ("AIP_HTTP_PORT", "AIP_HEALTH_ROUTE", "AIP_PREDICT_ROUTE", "AIP_STORAGE_URI")
 
 
 def protocols_from_environment(settings: ServingSettings, model_dir: Path) -> tuple[ServingSettings, Protocols, Path]:
@@ -31,5 +33,22 @@ def protocols_from_environment(settings: ServingSettings, model_dir: Path) -> tu
         settings = settings.model_copy(update={"bind_to_port": port})
         model_dir = fetch_model(vertex.storage_uri, model_dir)
         logger.info("Vertex AI: health GET %s, predictions POST %s", vertex.health_path, vertex.predict_path)
+    warn_unused(protocols)
     logger.info("Serving protocols: %s on port %d", ", ".join(protocols.names), settings.bind_to_port)
     return settings, protocols, model_dir
+
+
+def warn_unused(protocols: Protocols) -> list[str]:
+    """Warn about each variable set for a protocol that is off (it would be ignored silently); their names."""
+    unused = []
+    if not protocols.oip:
+        unused += [name for name in OIP_VARIABLES if name in os.environ]
+    if protocols.vertex is None:
+        unused += [name for name in VERTEX_VARIABLES if name in os.environ]
+    for name in unused:
+        logger.warning(
+            "%s is set but unused: serving %s (add the protocol to SMTOOLKIT_SERVE_PROTOCOLS)",
+            name,
+            ", ".join(protocols.names),
+        )
+    return unused

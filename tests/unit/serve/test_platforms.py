@@ -22,6 +22,7 @@ from smtoolkit.serve.core.messages import Headers, Request
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.platforms import warn_unused
 from smtoolkit.serve.protocols.oip.encoding import decoded_body
 from smtoolkit.serve.protocols.vertex.settings import VertexSettings
 
@@ -165,3 +166,13 @@ def test_compressed_bodies_inflate_within_the_limit() -> None:
         decoded_body(gzip.compress(body)[:-9], "gzip", 100)
     with pytest.raises(UnsupportedMediaType, match="'br' is not supported; use gzip or deflate"):
         decoded_body(body, "br", 100)
+
+
+def test_variables_of_a_protocol_that_is_off_are_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AIP_STORAGE_URI", "gs://bucket/model")
+    monkeypatch.setenv("SMTOOLKIT_OIP_MODEL_NAME", "m")
+    assert warn_unused(Protocols()) == ["SMTOOLKIT_OIP_MODEL_NAME", "AIP_STORAGE_URI"]
+    assert "AIP_STORAGE_URI is set but unused: serving sagemaker" in caplog.text
+    assert warn_unused(Protocols(VertexSettings(), oip=True)) == []
