@@ -176,3 +176,31 @@ def test_variables_of_a_protocol_that_is_off_are_reported(
     assert warn_unused(Protocols()) == ["SMTOOLKIT_OIP_MODEL_NAME", "AIP_STORAGE_URI"]
     assert "AIP_STORAGE_URI is set but unused: serving sagemaker" in caplog.text
     assert warn_unused(Protocols(VertexSettings(), oip=True)) == []
+
+
+def test_a_versioned_model_answers_on_its_version_routes_only() -> None:
+    chosen = settings(SMTOOLKIT_SERVE_PROTOCOLS="oip", SMTOOLKIT_OIP_MODEL_NAME="m", SMTOOLKIT_OIP_MODEL_VERSION="3")
+    router = create_app(
+        handler(predict_fn=lambda data, model: data), chosen, choose_protocols(chosen, VertexSettings())
+    )
+    body = json.dumps({"inputs": [{"name": "a", "shape": [1], "datatype": "INT64", "data": [5]}]}).encode()
+    status, answer = post(router, "/v2/models/m/versions/3/infer", body)
+    assert status == 200 and answer["model_version"] == "3" and answer["outputs"][0]["data"] == [5]
+    assert post(router, "/v2/models/m/infer", body)[0] == 200  # the server's choice of version: its only one
+    assert post(router, "/v2/models/m/versions/4/infer", body) == (
+        404,
+        {"error": "model 'm' has no version '4'; it has version '3'"},
+    )
+    metadata = json.loads(router.handle(Request("GET", "/v2/models/m/versions/3")).body)
+    assert metadata["name"] == "m" and metadata["versions"] == ["3"]
+    assert json.loads(router.handle(Request("GET", "/v2/models/m/versions/3/ready")).body) == {"ready": True}
+
+
+def test_oip_before_the_model_loads_is_503_but_live() -> None:
+    user = handlers_from(SimpleNamespace(model_fn=lambda model_dir: Seen(), predict_fn=lambda d, m: d), "inference.py")
+    waiting = InferenceHandler(user, Path("/opt/ml/model"), default_codecs(), "application/json")
+    router = create_app(waiting, settings(), Protocols(oip=True))
+    assert router.handle(Request("GET", "/v2/health/live")).status == 200
+    for path in ("/v2/health/ready", "/v2/models/model/ready", "/v2/models/model"):
+        answer = router.handle(Request("GET", path))
+        assert (answer.status, json.loads(answer.body)) == (503, {"error": "the model is not loaded yet"})
