@@ -6,6 +6,7 @@ serve.wsgi and serve.asgi put it on a transport (`wsgi_app(create_app(...))`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from smtoolkit.config.protocols import OIP, VERTEX
@@ -23,6 +24,9 @@ class Protocols:
 
     vertex: VertexSettings | None = None  # Vertex AI's routes, from its AIP_* settings
     oip: bool = False
+    # Start-up work before model_fn (Vertex AI's model from AIP_STORAGE_URI), run in the master while it answers
+    # 503, so that a long download does not leave the port closed to the platform's probes.
+    fetch_model: Callable[[], object] | None = None
 
     @property
     def names(self) -> list[str]:

@@ -1,15 +1,19 @@
-"""Start-up for the platforms besides SageMaker: which protocols to speak, Vertex AI's port, and its model
-fetched from AIP_STORAGE_URI, in the master before the workers fork."""
+"""Start-up for the platforms besides SageMaker: which protocols to speak, Vertex AI's port, and where its model
+comes from (AIP_STORAGE_URI, fetched in the master before the workers fork, while the server answers 503)."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
+from smtoolkit import storage
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.app import Protocols, choose_protocols
-from smtoolkit.serve.protocols.vertex.model import fetch_model
+from smtoolkit.serve.protocols.vertex.model import GS_SCHEME, fetch_model
 from smtoolkit.serve.protocols.vertex.settings import load_vertex_settings
 
 logger = logging.getLogger(__name__)
@@ -31,11 +35,25 @@ def protocols_from_environment(settings: ServingSettings, model_dir: Path) -> tu
                 "Vertex AI listens on AIP_HTTP_PORT=%d; %s=%d is not used", port, PORT_VARIABLE, settings.bind_to_port
             )
         settings = settings.model_copy(update={"bind_to_port": port})
-        model_dir = fetch_model(vertex.storage_uri, model_dir)
+        model_dir, fetch = model_source(vertex.storage_uri, model_dir)
+        protocols = replace(protocols, fetch_model=fetch)
         logger.info("Vertex AI: health GET %s, predictions POST %s", vertex.health_path, vertex.predict_path)
     warn_unused(protocols)
     logger.info("Serving protocols: %s on port %d", ", ".join(protocols.names), settings.bind_to_port)
     return settings, protocols, model_dir
+
+
+def model_source(storage_uri: str | None, model_dir: Path) -> tuple[Path, Callable[[], object] | None]:
+    """(the folder model_fn reads, what fills it at start-up): a gs:// URI or a local tarball is fetched into
+    `model_dir` later (while the server answers 503); a local folder is used in place; a bad URI is a ConfigError
+    now."""
+    if storage_uri and (storage_uri.lower().startswith(GS_SCHEME) or _local_file(storage_uri)):
+        return model_dir, partial(fetch_model, storage_uri, model_dir)
+    return fetch_model(storage_uri, model_dir), None
+
+
+def _local_file(uri: str) -> bool:
+    return ("://" not in uri or uri.lower().startswith(storage.FILE_SCHEME)) and storage.local_path(uri).is_file()
 
 
 def warn_unused(protocols: Protocols) -> list[str]:

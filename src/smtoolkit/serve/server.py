@@ -80,20 +80,28 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         self.settings = settings
         self.handler = handler
         self.app = create_app(handler, settings, protocols)  # in the master: a bad route stops serve at start-up
+        self.fetch_model = protocols.fetch_model if protocols else None
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in gunicorn_options(self.settings).items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
-        if self.settings.preload_model:
+        if self.settings.preload_model or self.fetch_model:
             self.cfg.set("when_ready", self.load_model_in_master)
+
+    def start_up(self) -> None:
+        """The model fetched (if it comes from elsewhere), then loaded unless each worker loads its own."""
+        if self.fetch_model:
+            self.fetch_model()
+        if self.settings.preload_model:
+            self.handler.load_model()
 
     def load_model_in_master(self, arbiter: Any) -> None:
         """when_ready hook: the sockets listen, no worker exists yet; load the model, answering 503."""
         sockets = [getattr(listener, "sock", listener) for listener in arbiter.LISTENERS]
         started = time.monotonic()
-        if not load_while_answering(self.handler.load_model, sockets, self.settings.startup_timeout):
+        if not load_while_answering(self.start_up, sockets, self.settings.startup_timeout):
             logger.info("Stopped by a signal while loading the model")
             raise SystemExit(0)
         logger.info("Model loaded in %.1f s; starting %d workers", time.monotonic() - started, arbiter.num_workers)

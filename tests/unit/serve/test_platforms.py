@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tarfile
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from smtoolkit.serve.core.messages import Headers, Request
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.platforms import warn_unused
+from smtoolkit.serve.platforms import model_source, warn_unused
 from smtoolkit.serve.protocols.oip.encoding import decoded_body
 from smtoolkit.serve.protocols.vertex.settings import VertexSettings
 
@@ -204,3 +205,21 @@ def test_oip_before_the_model_loads_is_503_but_live() -> None:
     for path in ("/v2/health/ready", "/v2/models/model/ready", "/v2/models/model"):
         answer = router.handle(Request("GET", path))
         assert (answer.status, json.loads(answer.body)) == (503, {"error": "the model is not loaded yet"})
+
+
+def test_a_model_to_fetch_is_fetched_at_start_up_and_a_folder_is_used_in_place(tmp_path: Path) -> None:
+    folder, target = tmp_path / "artifacts", tmp_path / "model"
+    folder.mkdir()
+    (folder / "weights.json").write_text("{}")
+    assert model_source(str(folder), target) == (folder, None)
+    assert model_source(None, target) == (target, None)
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder / "weights.json", "weights.json")
+    where, fetch = model_source(f"file://{archive}", target)
+    assert where == target and fetch is not None and not target.exists()  # nothing fetched yet
+    fetch()
+    assert (target / "weights.json").read_text() == "{}"
+    assert model_source("gs://bucket/model", target)[1] is not None
+    with pytest.raises(ConfigError, match="AIP_STORAGE_URI: got 's3://b/m': expected gs://"):
+        model_source("s3://b/m", target)
