@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import tarfile
 import zlib
 from pathlib import Path
@@ -223,3 +225,12 @@ def test_a_model_to_fetch_is_fetched_at_start_up_and_a_folder_is_used_in_place(t
     assert model_source("gs://bucket/model", target)[1] is not None
     with pytest.raises(ConfigError, match="AIP_STORAGE_URI: got 's3://b/m': expected gs://"):
         model_source("s3://b/m", target)
+
+
+def test_serve_help_lists_each_protocols_routes_and_the_handlers_inputs() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "smtoolkit", "serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for expected in ("POST /invocations", "POST $AIP_PREDICT_ROUTE", "POST /v2/models/NAME[/versions/V]/infer"):
+        assert expected in shown
+    assert "context.parameters" in shown and "predict_fn(data, model) gets the decoded tensor" in shown
