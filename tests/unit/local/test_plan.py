@@ -123,3 +123,31 @@ def test_a_processing_plan_points_opt_ml_arguments_at_each_hosts_tree(tmp_path: 
         (str(tree / "processing" / "out"), "s3://b/o", "out, Continuous")
     ]
     assert plan.inputs[0].destination == str(tree / "processing" / "in") and not work.exists()
+
+
+def test_a_transform_plan_decides_the_server_and_execute_adds_only_the_port(tmp_path: Path) -> None:
+    from smtoolkit.local.jobs.transform_plan import plan_transform
+    from smtoolkit.local.spec.transform import TransformJobSpec
+    from smtoolkit.transform.request import TransformRequest
+
+    fields = {
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3Uri": "s3://b/in/"}}, "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://b/out/"},
+        "MaxConcurrentTransforms": 2,
+        "Environment": {"SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code", "API_KEY": "k"},
+    }
+    model = {"PrimaryContainer": {"ModelDataUrl": "s3://b/model.tar.gz", "Environment": {"MODE": "fast"}}}
+    spec = TransformJobSpec.model_validate({"TransformJobName": "t", "Model": model, **fields})
+    work = tmp_path / "work"
+    environ = {"PATH": "/usr/bin", "SM_CURRENT_HOST": "stale"}
+    plan = plan_transform(spec, TransformRequest.model_validate(fields), LocalRunSettings(work, environ), workers=3)
+    assert plan.code is None  # the code comes with the model: nothing to fetch
+    env = plan.server.env
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == str(work / "algo-1" / "model" / "code")
+    assert env["MODE"] == "fast" and env["SAGEMAKER_MODEL_SERVER_WORKERS"] == "3" and "PATH" not in env
+    assert env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] == "2" and plan.batches["MaxConcurrentTransforms"] == 2
+    assert plan.model is not None and plan.model.destination == str(work / "algo-1" / "model")
+    launched = plan.launch(8123, environ)
+    assert launched.env["SAGEMAKER_BIND_TO_PORT"] == "8123" and launched.env["PATH"] == "/usr/bin"
+    assert "SM_CURRENT_HOST" not in launched.env and '"API_KEY": "******"' in plan.text()
+    assert not work.exists()

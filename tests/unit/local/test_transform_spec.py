@@ -93,26 +93,35 @@ def test_request_fields_are_the_create_transform_job_part() -> None:
     assert spec.described_model_name == "j-model" and spec.container.model_data_url == "model/model.tar.gz"
 
 
-def test_dry_run_prints_the_resolved_request_with_the_default_output(tmp_path: Path) -> None:
-    result = CliRunner().invoke(local, ["transform", str(EXAMPLES / "transform-job.json"), "--dry-run"])
+def test_dry_run_prints_the_plan_with_the_default_output_and_writes_nothing(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    argv = ["transform", str(EXAMPLES / "transform-job.json"), "--work-dir", str(work), "--dry-run"]
+    result = CliRunner().invoke(local, argv)
     assert result.exit_code == 0, result.output
-    request = json.loads(result.output)
-    container = request["Model"]["PrimaryContainer"]
-    assert container["ModelDataUrl"] == str(
+    plan = json.loads(result.output)
+    assert plan["Model"]["Source"] == str(
         EXAMPLES.parent / "work" / "demo" / "artifacts" / "demo-linear-regression" / "output" / "model.tar.gz"
     )
-    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == str(EXAMPLES / "job" / "code")
-    assert request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == str(EXAMPLES / "data" / "holdout.csv")
-    assert request["ModelClientConfig"] == {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 3}
+    assert plan["Model"]["Destination"] == str(work / "algo-1" / "model")
+    assert plan["Code"]["Source"] == str(EXAMPLES / "job" / "code")
+    server = plan["Server"]
+    assert server["Argv"][-2:] == ["smtoolkit", "serve"] and server["Cwd"] == str(work / "algo-1")
+    assert server["Env"]["SAGEMAKER_SUBMIT_DIRECTORY"] == str(work / "algo-1" / "code")
+    assert server["Env"]["SAGEMAKER_BIND_TO_PORT"].startswith("chosen at start")
+    assert plan["Inputs"][0]["Source"] == str(EXAMPLES / "data" / "holdout.csv")
+    batches = plan["Batches"]
+    assert batches["InvocationsTimeoutInSeconds"] == 600 and batches["InvocationsMaxRetries"] == 3
+    assert batches["MaxPayloadInMB"] == 1 and batches["MaxConcurrentTransforms"].startswith("from the server's")
+    assert not work.exists()
     spec = tmp_path / "t.json"
     spec.write_text(json.dumps({"TransformInput": _spec()["TransformInput"], "DataCaptureConfig": {}}))
-    work = tmp_path / "work"
     result = CliRunner().invoke(local, ["transform", str(spec), "--work-dir", str(work), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert f"warning: {spec}: DataCaptureConfig is a field of the API not simulated locally" in result.output
     printed = json.loads(result.output[result.output.index("{") :])
-    job_name = printed["TransformJobName"]
-    assert printed["TransformOutput"]["S3OutputPath"] == str(work.resolve() / "output" / job_name)
+    job_name = printed["Job"].split()[-1]
+    assert printed["Outputs"][0]["Destination"] == str(work.resolve() / "output" / job_name)
+    assert printed["Model"].startswith("none:") and printed["Code"] is None
 
 
 def test_bad_specs_and_flags_exit_2_naming_the_problem(tmp_path: Path) -> None:

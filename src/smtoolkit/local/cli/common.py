@@ -89,7 +89,9 @@ COMMON_OPTIONS = [
         help="Run each host under its own hostname with algo-N resolvable (Linux namespaces): auto where "
         "possible, on (or fail), off.",
     ),
-    click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit."),
+    click.option(
+        "--dry-run", is_flag=True, help="Print the plan (hosts, trees, inputs, outputs) as JSON; write, start nothing."
+    ),
 ]
 
 

@@ -5,7 +5,6 @@ Top-level imports stay light (click and the standard library); `local.cli.group`
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,14 +31,6 @@ def _preview(uri: str, count: int, environ: Mapping[str, str]) -> list[str]:
     except UnicodeDecodeError:
         return []
     return text.splitlines()[:count]
-
-
-def dry_run_text(request: dict[str, Any]) -> str:
-    """The resolved request as JSON, secret-looking values masked as in the logs (an Environment's DB_PASSWORD, a
-    hyperparameter api_key, `TOKEN=...` in an argument)."""
-    from smtoolkit.logs import mask_text, masked
-
-    return mask_text(json.dumps(masked(request), indent=2))
 
 
 def transform_summary(report: JobReport, work_dir: Path, preview: int, environ: Mapping[str, str]) -> str:
@@ -108,7 +99,11 @@ def transform_summary(report: JobReport, work_dir: Path, preview: int, environ: 
 @single_record_framing_option
 @click.option("--preview", type=click.IntRange(min=0), default=0, help="Print the first N lines of the first output.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar (default: when stderr is a terminal).")
-@click.option("--dry-run", is_flag=True, help="Print the resolved request as JSON and exit.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (model, code, server, batches, inputs, outputs) as JSON; write and start nothing.",
+)
 def local_transform_command(
     spec: Path | None,
     work_dir: Path | None,
@@ -136,6 +131,7 @@ def local_transform_command(
     from smtoolkit.local.cli.common import DEFAULT_WORK_ROOT, run_settings, warn_not_simulated
     from smtoolkit.local.cli.transform_flags import apply_transform_flags
     from smtoolkit.local.jobs.transform import TransformRunOptions, run_local_transform
+    from smtoolkit.local.jobs.transform_plan import plan_transform
     from smtoolkit.local.platform.workdir import OUTPUT_DIR
     from smtoolkit.local.spec.files import read_spec_file, validated
     from smtoolkit.local.spec.transform import TransformJobSpec, request_fields, resolve_transform_paths
@@ -162,17 +158,17 @@ def local_transform_command(
         warn_not_simulated(not_simulated, source)  # the request's fields too (TransformJobSpec.API_NESTED)
         request = validate(TransformRequest, request_fields(raw), source)
         check_request(request, source)
-        if dry_run:
-            dumped = {**job.model_dump(by_alias=True, exclude_none=True), **request.model_dump(exclude_none=True)}
-            click.echo(dry_run_text(dumped))
-            return
         settings = run_settings(work, job.transform_job_name, grace_period)
-        interactive = progress if progress is not None else sys.stderr.isatty()
         local_options = LocalOptions(
             slice_end == "inclusive", "payload" if single_record_framing == "payload" else "framed"
         )
-        options = TransformRunOptions(workers, startup_timeout, interactive, local_options)
-        report = run_local_transform(job, request, settings, options)
+        plan = plan_transform(job, request, settings, workers, local_options)
+        if dry_run:
+            click.echo(plan.text())
+            return
+        interactive = progress if progress is not None else sys.stderr.isatty()
+        options = TransformRunOptions(startup_timeout, interactive, local_options)
+        report = run_local_transform(job, request, plan, settings, options)
         text = transform_summary(report, work, preview, os.environ)
     except SmtoolkitError as error:
         exit_on(error)

@@ -16,50 +16,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from smtoolkit.errors import SmtoolkitError
-from smtoolkit.local.jobs.common import HostOutput, JobReport, LocalRunSettings, host_environment
-from smtoolkit.local.jobs.common import python_argv as smtoolkit_argv
+from smtoolkit.local.jobs.common import HostOutput, JobReport, LocalRunSettings
 from smtoolkit.local.jobs.preflight import check_transform
+from smtoolkit.local.jobs.transform_plan import TransformPlan
 from smtoolkit.local.jobs.transform_report import TransformJobOutcome, describe_transform
 from smtoolkit.local.platform.interrupt import JobInterrupted, StopSignals
-from smtoolkit.local.platform.modeldata import StagedModel, stage_model
+from smtoolkit.local.platform.modeldata import stage_model
 from smtoolkit.local.platform.modelserver import ModelServer
-from smtoolkit.local.platform.tree import LOOPBACK, host_paths, job_arn
+from smtoolkit.local.platform.tree import LOOPBACK, job_arn
 from smtoolkit.local.platform.workdir import prepare_work_dir
 from smtoolkit.local.spec.transform import TransformJobSpec
 from smtoolkit.logs import masked
-from smtoolkit.paths import JobPaths
 from smtoolkit.transform.client import execution_parameters, wait_for_ping
 from smtoolkit.transform.progress import Summary
 from smtoolkit.transform.request import TransformRequest
 from smtoolkit.transform.runner import Endpoint, run_transform
-from smtoolkit.transform.server import ServeOptions, free_port, server_environment
+from smtoolkit.transform.server import free_port
 from smtoolkit.transform.settings import JobSettings, LocalOptions, resolve
 
 log = logging.getLogger(__name__)
 
-HOST = "algo-1"
-
 
 @dataclass(frozen=True)
 class TransformRunOptions:
-    workers: int | None = None  # SAGEMAKER_MODEL_SERVER_WORKERS (default: the server's, one per CPU)
     startup_timeout: float = 600.0  # seconds for the server to answer /ping
     interactive: bool = False  # a progress bar instead of log lines
     local: LocalOptions = field(default_factory=LocalOptions)
-
-
-def _server_env(
-    spec: TransformJobSpec,
-    request: TransformRequest,
-    paths: JobPaths,
-    staged: StagedModel,
-    port: int,
-    environ: Mapping[str, str],
-    workers: int | None,
-) -> dict[str, str]:
-    inherited = host_environment(environ, spec.container.environment, paths.base, [HOST], {})
-    options = ServeOptions(code_dir=staged.code_dir, workers=workers)
-    return server_environment(request, options, port, inherited, paths.base)
 
 
 def _transform_files(
@@ -83,19 +65,20 @@ def _transform(
 
 
 def run_local_transform(
-    spec: TransformJobSpec, request: TransformRequest, settings: LocalRunSettings, options: TransformRunOptions
+    spec: TransformJobSpec,
+    request: TransformRequest,
+    plan: TransformPlan,
+    settings: LocalRunSettings,
+    options: TransformRunOptions,
 ) -> JobReport:
-    """Run the whole job. Staging errors (a missing model, a bad archive) raise before the server starts; what
+    """Execute the plan. Staging errors (a missing model, a bad archive) raise before the server starts; what
     goes wrong after that is the job's failure, reported (and written to job.json) rather than raised."""
-    work_dir = settings.work_dir.resolve()
+    work_dir = plan.work_dir
     check_transform(spec, request, work_dir, settings.environ)
     prepare_work_dir(work_dir)
-    if spec.transform_resources.instance_count > 1:
-        log.warning(
-            "TransformResources.InstanceCount=%d: a local transform job runs on one host",
-            spec.transform_resources.instance_count,
-        )
-    paths = host_paths(work_dir, HOST)
+    if plan.instance_count > 1:
+        log.warning("TransformResources.InstanceCount=%d: a local transform job runs on one host", plan.instance_count)
+    paths = plan.paths
     output = HostOutput(settings.output, work_dir)
     run = TransformJobOutcome()
     server: ModelServer | None = None
@@ -104,8 +87,8 @@ def run_local_transform(
             try:
                 run.staged = stage_model(spec.container, request.Environment, paths, settings.environ)
                 port = free_port()
-                env = _server_env(spec, request, paths, run.staged, port, settings.environ, options.workers)
-                server = ModelServer(HOST, smtoolkit_argv("serve"), env, paths.base, output)
+                launch = plan.launch(port, settings.environ)
+                server = ModelServer(launch.host, launch.argv, launch.env, launch.cwd, output)
                 server.start()
                 run.settings = _transform(server, port, request, options, settings.environ)
                 _transform_files(run.settings, port, settings.environ, run, options.interactive)

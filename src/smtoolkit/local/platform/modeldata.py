@@ -88,12 +88,24 @@ def stage_model_data(
     return uri, _extract_tarball(uri, target, environ)
 
 
-def stage_code(submit_directory: str | None, paths: JobPaths, environ: Mapping[str, str]) -> Path | None:
-    """The local code dir for the server's SAGEMAKER_SUBMIT_DIRECTORY (None: leave it unset)."""
+def in_platform_tree(submit_directory: str) -> bool:
+    """A platform path (`/opt/ml/model/code`): the code is already in the host's tree once the model is there."""
+    return submit_directory == str(DEFAULT_BASE_DIR) or submit_directory.startswith(f"{DEFAULT_BASE_DIR}/")
+
+
+def planned_code_dir(submit_directory: str | None, paths: JobPaths) -> Path | None:
+    """Where the server's code will be (its SAGEMAKER_SUBMIT_DIRECTORY), decided without touching anything."""
     if not submit_directory:
         return None
-    if submit_directory == str(DEFAULT_BASE_DIR) or submit_directory.startswith(f"{DEFAULT_BASE_DIR}/"):
-        code_dir = in_tree(submit_directory, paths)
+    return in_tree(submit_directory, paths) if in_platform_tree(submit_directory) else paths.code_dir
+
+
+def stage_code(submit_directory: str | None, paths: JobPaths, environ: Mapping[str, str]) -> Path | None:
+    """The local code dir for the server's SAGEMAKER_SUBMIT_DIRECTORY (None: leave it unset)."""
+    code_dir = planned_code_dir(submit_directory, paths)
+    if not submit_directory or code_dir is None:
+        return None
+    if in_platform_tree(submit_directory):
         if not code_dir.is_dir():
             raise ConfigError.single(
                 "environment",
@@ -101,8 +113,8 @@ def stage_code(submit_directory: str | None, paths: JobPaths, environ: Mapping[s
                 SUBMIT_DIRECTORY_VARIABLE,
             )
         return code_dir
-    fetch_code(submit_directory, paths.code_dir, environ)
-    return paths.code_dir
+    fetch_code(submit_directory, code_dir, environ)
+    return code_dir
 
 
 def stage_model(
@@ -111,5 +123,9 @@ def stage_model(
     """The model data into `<tree>/model` and the inference code where the server will look for it."""
     source, files = stage_model_data(container, paths, ObjectStore(environ), environ)
     log.info("model data: %d files from %s into %s", files, source or "(none)", paths.model_dir)
-    submit = job_environment.get(SUBMIT_DIRECTORY_VARIABLE) or container.environment.get(SUBMIT_DIRECTORY_VARIABLE)
-    return StagedModel(source, files, stage_code(submit, paths, environ))
+    return StagedModel(source, files, stage_code(submit_directory(container, job_environment), paths, environ))
+
+
+def submit_directory(container: ModelContainer, job_environment: Mapping[str, str]) -> str | None:
+    """SAGEMAKER_SUBMIT_DIRECTORY: the job's Environment wins over the model's."""
+    return job_environment.get(SUBMIT_DIRECTORY_VARIABLE) or container.environment.get(SUBMIT_DIRECTORY_VARIABLE)
