@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from smtoolkit.errors import EntryPointError
+from smtoolkit.errors import EntryPointError, did_you_mean
 from smtoolkit.launch.rank_main import interpreter_of
 from smtoolkit.usercode.deps import PACKAGE_FILES
 
+ENTRY_VARIABLES = ("SAGEMAKER_PROGRAM", "SAGEMAKER_TRAINING_MODULE")
 EntryKind = Literal["script", "module", "function", "shell", "executable"]
 
 _PATH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*$")
@@ -53,10 +55,25 @@ def module_name(path_name: str) -> str:
     return path_name.removesuffix(".py").replace("/", ".")
 
 
-def resolve(program: str | None, framework_module: str | None, code_dir: Path, check: bool = True) -> EntryPoint:
+def misspelt_variables(environ: Iterable[str]) -> str:
+    """'; X is set (did you mean SAGEMAKER_PROGRAM?)' for each variable that looks like a typo of an entry point's."""
+    prefix = "SAGEMAKER_"  # compared without it, so that SAGEMAKER_REGION is no near miss of SAGEMAKER_PROGRAM
+    suffixes = [name.removeprefix(prefix) for name in ENTRY_VARIABLES]
+    found = [
+        (name, did_you_mean(name.removeprefix(prefix), suffixes).replace("mean ", f"mean {prefix}"))
+        for name in environ
+        if name.startswith(prefix) and name not in ENTRY_VARIABLES
+    ]
+    return "".join(f"; {name} is set{hint}" for name, hint in sorted(found) if hint)
+
+
+def resolve(
+    program: str | None, framework_module: str | None, code_dir: Path, check: bool = True, hint: str = ""
+) -> EntryPoint:
     """The entry point named by SAGEMAKER_TRAINING_MODULE, else SAGEMAKER_PROGRAM / sagemaker_program.
 
-    With `check=False` (a dry run before the code is fetched) kinds are inferred from names alone.
+    With `check=False` (a dry run before the code is fetched) kinds are inferred from names alone; `hint` ends
+    the error for no entry point at all (`misspelt_variables`).
     """
     if framework_module:
         if not _FUNCTION.match(framework_module):
@@ -66,7 +83,7 @@ def resolve(program: str | None, framework_module: str | None, code_dir: Path, c
         return EntryPoint("function", framework_module)
     if not program:
         raise EntryPointError(
-            "no entry point: set SAGEMAKER_PROGRAM or the sagemaker_program hyperparameter (e.g. train.py)"
+            "no entry point: set SAGEMAKER_PROGRAM or the sagemaker_program hyperparameter (e.g. train.py)" + hint
         )
     if _FUNCTION.match(program):
         return EntryPoint("function", program)

@@ -123,7 +123,8 @@ def plan_training(
     """What `train` runs on this host (see the module docstring); `fetched` once execute has fetched the code."""
     code = code_source(env, fetched)
     known = not code.fetch  # the code's own files can be looked at only where it runs
-    entry = entrypoint.resolve(env.user_entry_point, env.framework_module, code.directory, check=known)
+    hint = entrypoint.misspelt_variables(environ)
+    entry = entrypoint.resolve(env.user_entry_point, env.framework_module, code.directory, known, hint)
     arn = settings.ca_repository_arn
     if arn:
         CodeArtifactRepository.from_arn(arn)  # a malformed ARN is a configuration error before anything runs

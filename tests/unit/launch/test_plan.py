@@ -152,3 +152,12 @@ def test_the_engine_is_planned_once_with_its_variables_merged(job_tree: Any) -> 
     assert plan.env[RANK_DIR_VARIABLE] == plan.engine.rank_dir and "SM_HPS" in plan.env
     assert "argv" not in plan.describe()["engine"]  # printed once, as the plan's own argv
     assert "(torchrun, master)" in plan.summary()
+
+
+def test_a_misspelt_entry_point_variable_is_named_when_there_is_no_entry_point(job_tree: Any) -> None:
+    job_tree(hyperparameters={})
+    with pytest.raises(EntryPointError) as raised:
+        _plan(SAGEMAKER_PROGAM="train.py", SAGEMAKER_REGION="eu-west-1", SAGEMAKER_TRAINING_MODUL="a.b:c")
+    message = str(raised.value)
+    assert "SAGEMAKER_PROGAM is set (did you mean SAGEMAKER_PROGRAM?)" in message
+    assert "did you mean SAGEMAKER_TRAINING_MODULE?" in message and "SAGEMAKER_REGION" not in message
