@@ -61,8 +61,14 @@ def cli() -> None:
 )
 def env_command(as_json: bool, as_export: bool, base_dir: Path | None) -> None:
     """Show the job as the toolkit resolves it."""
-    from smtoolkit.config import report
+    import os
 
+    from smtoolkit.config import report
+    from smtoolkit.config.launcher import check_names
+
+    if as_json and as_export:
+        raise click.UsageError("--json and --export print different formats: give one of them")
+    check_names(os.environ)  # a misspelt SMTOOLKIT_* setting is named here too, as every command does
     env = _load_env(base_dir)
     text = report.as_json(env) if as_json else report.as_exports(env) if as_export else report.as_table(env)
     click.echo(text, nl=not text.endswith("\n"))

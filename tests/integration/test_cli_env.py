@@ -92,3 +92,12 @@ def test_a_base_dir_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and f"error: --base-dir: {tmp_path / 'typo'}: no such directory" in result.stderr
     result = _run(["env"], tmp_path / "typo")
     assert result.returncode == 2 and "error: SAGEMAKER_BASE_DIR: " in result.stderr
+
+
+def test_two_formats_are_refused_and_a_misspelt_setting_is_named(job_tree: Any) -> None:
+    base = job_tree(hyperparameters={"lr": "0.1"})
+    result = _run(["env", "--json", "--export"], base)
+    assert result.returncode == 2 and "--json and --export" in result.stderr and not result.stdout
+    result = _run(["env"], base, SMTOOLKIT_GRACE_PERIOD="3")
+    assert result.returncode == 0
+    assert "SMTOOLKIT_GRACE_PERIOD is not a setting" in result.stderr and "SMTOOLKIT_GRACE_PERIOD_S?" in result.stderr
