@@ -288,6 +288,9 @@ def test_process_runs_a_command_and_writes_the_message_on_failure(tmp_path: Path
     )
     assert missing.returncode == 127
     assert "cannot start '/nonexistent/cmd'" in (tmp_path / "output" / "message").read_text()
+    typo_argv = [sys.executable, "-m", "smtoolkit", "process", "--dryrun", "--", "true"]
+    typo = subprocess.run(typo_argv, env=env, capture_output=True, text=True)
+    assert typo.returncode == 2 and "no such option: --dryrun" in typo.stderr and "cannot start" not in typo.stderr
 
 
 def test_every_configuration_error_ends_the_same_way(job_tree: Any, tmp_path: Path) -> None:

@@ -54,6 +54,11 @@ def run_processing(command: Sequence[str], settings: LauncherSettings, environ: 
     paths = JobPaths.from_env(environ)
     if not command:
         raise ConfigError.single("smtoolkit process", "no command given (expected `smtoolkit process -- CMD ARGS...`)")
+    if command[0].startswith("-"):  # no command starts with a dash: a mistyped option, before any `--`
+        raise ConfigError.single(
+            "smtoolkit process",
+            f"no such option: {command[0]} (it takes none but --help; expected `smtoolkit process -- CMD ARGS...`)",
+        )
     if paths.message_file.is_file():
         paths.message_file.unlink()
         logger.info("removed %s left by an earlier run", paths.message_file)
