@@ -86,6 +86,11 @@ def test_inputs_code_and_output_locations_are_checked_before_any_work(tmp_path: 
     train = ["train", "--work-dir", str(work), "--source-dir", str(code)]
     cases = [
         ([*train, "--entry-point", "trian.py"], "--entry-point (sagemaker_program): not found in"),
+        ([*train, "--entry-point", "trian.py"], "(did you mean train.py?)"),
+        (
+            ["transform", "--work-dir", str(work), "--model-data", str(blocker), "--input", str(code)],
+            "--model-data (Model.PrimaryContainer.ModelDataUrl): is not a tar archive",
+        ),
         ([*train, "--entry-point", "train.py", "--channel", "train=nowhere"], "no such file or directory"),
         ([*train, "--entry-point", "train.py", "--output-path", str(blocker / "out")], "cannot write there"),
         (

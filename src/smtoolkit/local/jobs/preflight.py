@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from smtoolkit.errors import ConfigError, Problem
+from smtoolkit.errors import ConfigError, Problem, did_you_mean
 from smtoolkit.local.platform.artifacts import artifact_prefix
 from smtoolkit.local.platform.workdir import OUTPUT_DIR, check_work_dir
 from smtoolkit.local.spec.processing import ProcessingJobSpec
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_DIR = "--source-dir (sagemaker_submit_directory)"
 ENTRY_POINT = "--entry-point (sagemaker_program)"
+MODEL_DATA = "--model-data (Model.PrimaryContainer.ModelDataUrl)"
 
 
 def _decoded(value: str | None) -> str | None:
@@ -62,9 +64,19 @@ def _entry_point_problems(code: str | None, program: str | None, field: str, cod
     """The entry point must be a file in the code when the code is a local directory."""
     if not program or not code or is_s3_uri(code) or not local_path(code).is_dir():
         return []
-    if (local_path(code) / program).is_file():
+    code_dir = local_path(code)
+    if (code_dir / program).is_file():
         return []
-    return [Problem(program, f"not found in {local_path(code)} ({code_field})", field)]
+    folder = (code_dir / program).parent
+    files = [str(path.relative_to(code_dir)) for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
+    return [Problem(program, f"not found in {code_dir} ({code_field}){did_you_mean(program, files)}", field)]
+
+
+def _model_problems(uri: str | None) -> list[Problem]:
+    """A local ModelDataUrl file must be a tar archive (a folder is copied as it is)."""
+    if not uri or is_s3_uri(uri) or not local_path(uri).is_file() or tarfile.is_tarfile(local_path(uri)):
+        return []
+    return [Problem(uri, "is not a tar archive (a model.tar.gz) or a model folder", MODEL_DATA)]
 
 
 def _raise(problems: list[Problem]) -> None:
@@ -137,7 +149,7 @@ def check_transform(
 ) -> None:
     container = spec.container
     environment = {**container.environment, **request.Environment}
-    inputs = {"--model-data (Model.PrimaryContainer.ModelDataUrl)": container.model_data_url}
+    inputs = {MODEL_DATA: container.model_data_url}
     if container.model_data_source is not None:
         inputs["Model.PrimaryContainer.ModelDataSource.S3DataSource.S3Uri"] = (
             container.model_data_source.s3_data_source.s3_uri
@@ -146,7 +158,7 @@ def check_transform(
     code_field = f"--source-dir ({SUBMIT_DIRECTORY_VARIABLE})"
     if code and not code.startswith(f"{DEFAULT_BASE_DIR}/"):
         inputs[code_field] = code
-    _raise(_missing(inputs))
+    _raise(_missing(inputs) or _model_problems(container.model_data_url))
     program = environment.get(PROGRAM_VARIABLE)
     _raise(_entry_point_problems(code, program, f"--entry-point ({PROGRAM_VARIABLE})", code_field))
     check_work_dir(work_dir, {**inputs, "--input": request.TransformInput.DataSource.S3DataSource.S3Uri})
