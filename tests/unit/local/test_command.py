@@ -93,11 +93,28 @@ def test_dry_runs_mask_secret_looking_values(tmp_path: Path) -> None:
     assert "hunter2" not in result.output and "abc123" not in result.output
     assert '"DB_PASSWORD": "******"' in result.output and '"api_key": "******"' in result.output
     spec = tmp_path / "p.json"
-    entrypoint = ["python3", "p.py", "--token=s3cr3t"]
+    entrypoint = ["python3", str(spec), "--token=s3cr3t"]  # a script that exists: the dry run checks it
     spec.write_text(json.dumps({"AppSpecification": {"ContainerEntrypoint": entrypoint}}))
     result = runner.invoke(local, ["process", str(spec), "-e", "DB_PASSWORD=hunter2", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output and "s3cr3t" not in result.output
-    result = runner.invoke(local, ["transform", "--input", "x", "-e", "DB_PASSWORD=hunter2", "--dry-run"])
+    result = runner.invoke(local, ["transform", "--input", str(tmp_path), "-e", "DB_PASSWORD=hunter2", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output and '"DB_PASSWORD": "******"' in result.output
+
+
+def test_dry_runs_check_inputs_as_a_real_run_does_and_write_nothing(tmp_path: Path) -> None:
+    runner, work = CliRunner(), tmp_path / "work"
+    train = ["train", str(EXAMPLES / "train-job.json"), "--work-dir", str(work), "--dry-run"]
+    result = runner.invoke(local, [*train, "--channel", f"train={tmp_path / 'nowhere'}"])
+    assert result.exit_code == 2 and "--channel train (InputDataConfig): no such file or directory" in result.output
+    transform = ["transform", "--work-dir", str(work), "--input", str(tmp_path), "--dry-run"]
+    result = runner.invoke(local, [*transform, "--model-data", str(tmp_path / "model.tar.gz")])
+    assert result.exit_code == 2 and "--model-data (Model.PrimaryContainer.ModelDataUrl): no such file" in result.output
+    result = runner.invoke(local, ["transform", "--work-dir", str(work), "--input", str(tmp_path / "in"), "--dry-run"])
+    assert result.exit_code == 2 and "--input (TransformInput.DataSource.S3DataSource.S3Uri)" in result.output
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = runner.invoke(local, [*train, "--output-path", str(blocker / "out")])
+    assert result.exit_code == 0, result.output  # an output location is probed by writing: only a real run does
+    assert not work.exists() and not (blocker.parent / "out").exists()

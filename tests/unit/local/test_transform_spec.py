@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +95,14 @@ def test_request_fields_are_the_create_transform_job_part() -> None:
 
 
 def test_dry_run_prints_the_plan_with_the_default_output_and_writes_nothing(tmp_path: Path) -> None:
-    work = tmp_path / "demo"
-    argv = ["transform", str(EXAMPLES / "transform-job.json"), "--work-dir", str(work), "--dry-run"]
-    result = CliRunner().invoke(local, argv)
+    work, model = tmp_path / "demo", tmp_path / "model.tar.gz"
+    with tarfile.open(model, "w:gz"):
+        pass
+    argv = ["transform", str(EXAMPLES / "transform-job.json"), "--work-dir", str(work), "--model-data", str(model)]
+    result = CliRunner().invoke(local, [*argv, "--dry-run"])
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
-    assert plan["Model"]["Source"] == str(
-        EXAMPLES.parent / "work" / "demo" / "artifacts" / "demo-linear-regression" / "output" / "model.tar.gz"
-    )
+    assert plan["Model"]["Source"] == str(model)
     assert plan["Model"]["Destination"] == str(work / "algo-1" / "model")
     assert plan["Code"]["Source"] == str(EXAMPLES / "job" / "code")
     server = plan["Server"]
@@ -114,6 +115,7 @@ def test_dry_run_prints_the_plan_with_the_default_output_and_writes_nothing(tmp_
     assert batches["MaxPayloadInMB"] == 1 and batches["MaxConcurrentTransforms"].startswith("from the server's")
     assert not work.exists()
     spec = tmp_path / "t.json"
+    (tmp_path / "data").mkdir()
     spec.write_text(json.dumps({"TransformInput": _spec()["TransformInput"], "DataCaptureConfig": {}}))
     result = CliRunner().invoke(local, ["transform", str(spec), "--work-dir", str(work), "--dry-run"])
     assert result.exit_code == 0, result.output

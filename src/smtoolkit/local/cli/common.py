@@ -138,15 +138,18 @@ def run_job(
     common: CommonOptions,
     plan: Callable[[SpecT, LocalRunSettings], LocalPlan],
     execute: Callable[[SpecT, LocalPlan, LocalRunSettings], JobReport],
+    dry_check: Callable[[SpecT, LocalRunSettings], None],
     image: str | None = None,
 ) -> None:
-    """Warn about what is not simulated, then plan the job and print the plan (--dry-run: nothing written or
-    started) or execute it, print its summary and exit with its exit code."""
+    """Warn about what is not simulated, then plan the job and print the plan (--dry-run: checked as a real run
+    would be but for a write probe; nothing written or started) or execute it, print its summary and exit with its
+    exit code."""
     job, not_simulated = validated
     warn_not_simulated(not_simulated, source)
     settings = run_settings(common.work_dir, name, common.grace_period, image, common.hostnames)
     planned = plan(job, settings)
     if common.dry_run:
+        dry_check(job, settings)
         click.echo(planned.text())
         return
     report = execute(job, planned, settings)

@@ -20,6 +20,8 @@ def local_process_command(spec: Path, common: CommonOptions) -> None:
     ContainerEntrypoint + ContainerArguments run under `smtoolkit process` on each host."""
     from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.cli.pairs import unique_pairs
+    from smtoolkit.local.jobs.common import LocalRunSettings
+    from smtoolkit.local.jobs.preflight import check_processing
     from smtoolkit.local.jobs.processing import execute_processing
     from smtoolkit.local.jobs.processing_plan import plan_processing
     from smtoolkit.local.spec.files import read_spec_file, resolve_processing_paths, validated
@@ -37,6 +39,10 @@ def local_process_command(spec: Path, common: CommonOptions) -> None:
         if common.max_run is not None:
             raw.setdefault("StoppingCondition", {})["MaxRuntimeInSeconds"] = common.max_run
         job = validated(ProcessingJobSpec, raw, str(spec))
-        run_job(job, job[0].processing_job_name, str(spec), common, plan_processing, execute_processing)
+
+        def dry_check(processing: ProcessingJobSpec, settings: LocalRunSettings) -> None:
+            check_processing(processing, settings.work_dir.resolve(), settings.environ, settings.cwd, dry_run=True)
+
+        run_job(job, job[0].processing_job_name, str(spec), common, plan_processing, execute_processing, dry_check)
     except SmtoolkitError as error:
         exit_on(error)

@@ -47,6 +47,8 @@ def local_train_command(spec: Path | None, common: CommonOptions, image: str | N
     """Run a training job: SPEC is a CreateTrainingJob request (JSON, or YAML with PyYAML), flags win over it."""
     from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.cli.train_flags import TrainingFlags, apply_training_flags
+    from smtoolkit.local.jobs.common import LocalRunSettings
+    from smtoolkit.local.jobs.preflight import check_training
     from smtoolkit.local.jobs.training import execute_training
     from smtoolkit.local.jobs.training_plan import plan_training
     from smtoolkit.local.spec.files import read_spec_file, resolve_training_paths, validated
@@ -63,6 +65,10 @@ def local_train_command(spec: Path | None, common: CommonOptions, image: str | N
         )
         source = str(spec or "the command line")
         job = validated(TrainingJobSpec, apply_training_flags(raw, options), source)
-        run_job(job, job[0].training_job_name, source, common, plan_training, execute_training, image)
+
+        def dry_check(spec: TrainingJobSpec, settings: LocalRunSettings) -> None:
+            check_training(spec, settings.work_dir.resolve(), settings.environ, dry_run=True)
+
+        run_job(job, job[0].training_job_name, source, common, plan_training, execute_training, dry_check, image)
     except SmtoolkitError as error:
         exit_on(error)

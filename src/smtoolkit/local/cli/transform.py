@@ -130,6 +130,7 @@ def local_transform_command(
     from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.cli.common import DEFAULT_WORK_ROOT, run_settings, warn_not_simulated
     from smtoolkit.local.cli.transform_flags import apply_transform_flags
+    from smtoolkit.local.jobs.preflight import check_transform
     from smtoolkit.local.jobs.transform import TransformRunOptions, run_local_transform
     from smtoolkit.local.jobs.transform_plan import plan_transform
     from smtoolkit.local.platform.workdir import OUTPUT_DIR
@@ -164,6 +165,7 @@ def local_transform_command(
         )
         plan = plan_transform(job, request, settings, workers, local_options)
         if dry_run:
+            check_transform(job, request, plan.work_dir, settings.environ, dry_run=True)
             click.echo(plan.text())
             return
         interactive = progress if progress is not None else sys.stderr.isatty()

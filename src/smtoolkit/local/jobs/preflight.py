@@ -1,7 +1,8 @@
 """What every local job checks before it starts work (before the work dir is touched, a model unpacked or a host
 started): each local input exists, the code and its entry point are there, each output location can be written
 (s3://: its bucket answers), and the work dir holds no input it would remove. All problems come as one
-ConfigError (exit 2), each naming the command's flag and the API field.
+ConfigError (exit 2), each naming the command's flag and the API field. A dry run checks the same but the output
+locations (a write probe would write).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _raise(problems: list[Problem]) -> None:
         raise ConfigError(problems)
 
 
-def check_training(spec: TrainingJobSpec, work_dir: Path, environ: Mapping[str, str]) -> None:
+def check_training(spec: TrainingJobSpec, work_dir: Path, environ: Mapping[str, str], dry_run: bool = False) -> None:
     inputs: dict[str, str | None] = {
         f"--channel {c.channel_name} (InputDataConfig)": c.data_source.uri for c in spec.input_data_config
     }
@@ -97,7 +98,7 @@ def check_training(spec: TrainingJobSpec, work_dir: Path, environ: Mapping[str, 
     outputs = {"--output-path (OutputDataConfig.S3OutputPath)": spec.output_data_config.s3_output_path}
     if spec.checkpoint_config is not None:
         outputs["--checkpoint-uri (CheckpointConfig.S3Uri)"] = spec.checkpoint_config.s3_uri
-    _raise(_unwritable(outputs, environ))
+    _raise([] if dry_run else _unwritable(outputs, environ))
     output_path = spec.output_data_config.s3_output_path or str(work_dir / OUTPUT_DIR)
     _warn_replaced(artifact_prefix(output_path, spec.training_job_name))
 
@@ -108,7 +109,9 @@ def _warn_replaced(uri: str) -> None:
         log.warning("output path %s already holds files: outputs of the same name are replaced", uri)
 
 
-def check_processing(spec: ProcessingJobSpec, work_dir: Path, environ: Mapping[str, str], cwd: Path) -> None:
+def check_processing(
+    spec: ProcessingJobSpec, work_dir: Path, environ: Mapping[str, str], cwd: Path, dry_run: bool = False
+) -> None:
     inputs = {
         f"ProcessingInputs.{item.input_name}.S3Input.S3Uri": item.s3_input.s3_uri for item in spec.processing_inputs
     }
@@ -121,7 +124,7 @@ def check_processing(spec: ProcessingJobSpec, work_dir: Path, environ: Mapping[s
         f"ProcessingOutputConfig.Outputs.{item.output_name}.S3Output.S3Uri": item.s3_output.s3_uri
         for item in spec.processing_output_config.outputs
     }
-    _raise(_unwritable(outputs, environ))
+    _raise([] if dry_run else _unwritable(outputs, environ))
     for uri in outputs.values():
         _warn_replaced(uri)
 
@@ -145,7 +148,7 @@ def _script(spec: ProcessingJobSpec, cwd: Path) -> str | None:
 
 
 def check_transform(
-    spec: TransformJobSpec, request: TransformRequest, work_dir: Path, environ: Mapping[str, str]
+    spec: TransformJobSpec, request: TransformRequest, work_dir: Path, environ: Mapping[str, str], dry_run: bool = False
 ) -> None:
     container = spec.container
     environment = {**container.environment, **request.Environment}
@@ -162,5 +165,7 @@ def check_transform(
     program = environment.get(PROGRAM_VARIABLE)
     _raise(_entry_point_problems(code, program, f"--entry-point ({PROGRAM_VARIABLE})", code_field))
     check_work_dir(work_dir, {**inputs, "--input": request.TransformInput.DataSource.S3DataSource.S3Uri})
-    _raise(location_problems(request, environ, "--input", "--output-path"))
+    source = request.TransformInput.DataSource.S3DataSource.S3Uri
+    dry_checks = _missing({"--input (TransformInput.DataSource.S3DataSource.S3Uri)": source})
+    _raise(dry_checks if dry_run else location_problems(request, environ, "--input", "--output-path"))
     _warn_replaced(request.TransformOutput.S3OutputPath)
