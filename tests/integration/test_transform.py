@@ -232,6 +232,10 @@ def test_a_missing_input_or_unwritable_output_exits_2_before_the_server_starts(t
     assert "--input (TransformInput.DataSource.S3DataSource.S3Uri): no such file or directory" in result.stderr
     assert "--output (TransformOutput.S3OutputPath): cannot write there" in result.stderr
     assert "never imported" not in result.stderr
+    dry = transform(
+        "--endpoint", "http://127.0.0.1:1", "--input", str(tmp_path / "missing"), "--output", "o", "--dry-run"
+    )
+    assert dry.returncode == 2 and "--input (TransformInput.DataSource.S3DataSource.S3Uri): no such file" in dry.stderr
 
 
 def test_a_stalled_request_times_out_and_is_retried(server: Server, tmp_path: Path):

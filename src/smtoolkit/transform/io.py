@@ -91,16 +91,22 @@ def close_input(stream: BinaryIO) -> None:
         inner.close()
 
 
+def input_problems(request: TransformRequest, input_flag: str) -> list[Problem]:
+    """A local input that does not exist (what a dry run can check: it writes nothing)."""
+    source = request.TransformInput.DataSource.S3DataSource.S3Uri
+    if is_s3_uri(source) or local_path(source).exists():
+        return []
+    return [
+        Problem(source, "no such file or directory", f"{input_flag} (TransformInput.DataSource.S3DataSource.S3Uri)")
+    ]
+
+
 def location_problems(
     request: TransformRequest, environ: Mapping[str, str], input_flag: str, output_flag: str
 ) -> list[Problem]:
     """A local input that does not exist, an output location that cannot be written (smtoolkit.storage's
     writable_problem): checked before a model server starts. Each names the flag and the request field."""
-    problems = []
-    source = request.TransformInput.DataSource.S3DataSource.S3Uri
-    if not is_s3_uri(source) and not local_path(source).exists():
-        field = f"{input_flag} (TransformInput.DataSource.S3DataSource.S3Uri)"
-        problems.append(Problem(source, "no such file or directory", field))
+    problems = input_problems(request, input_flag)
     output = request.TransformOutput.S3OutputPath
     problem = writable_problem(output, environ)
     if problem:

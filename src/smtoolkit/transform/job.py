@@ -16,7 +16,7 @@ from typing import Any
 from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked
 from smtoolkit.transform.client import execution_parameters, parse_endpoint, wait_for_ping
-from smtoolkit.transform.io import location_problems
+from smtoolkit.transform.io import input_problems, location_problems
 from smtoolkit.transform.request import TransformRequest, load_request
 from smtoolkit.transform.runner import Endpoint, run_transform
 from smtoolkit.transform.server import ServeOptions, served
@@ -83,6 +83,9 @@ def _server(options: TransformOptions) -> Iterator[tuple[str, int]]:
 def run_job(options: TransformOptions) -> int:
     """0 when every file was transformed, 1 otherwise (the summary lists the failures)."""
     if options.dry_run:
+        missing = input_problems(options.request, "--input")
+        if missing:
+            raise ConfigError(missing)
         settings = resolve(options.request, None, options.local)
         print(json.dumps(settings.describe(), indent=2))
         return 0

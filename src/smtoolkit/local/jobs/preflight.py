@@ -21,7 +21,7 @@ from smtoolkit.local.spec.training import TrainingJobSpec
 from smtoolkit.local.spec.transform import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, TransformJobSpec
 from smtoolkit.paths import DEFAULT_BASE_DIR
 from smtoolkit.storage import is_s3_uri, local_path, writable_problem
-from smtoolkit.transform.io import location_problems
+from smtoolkit.transform.io import input_problems, location_problems
 from smtoolkit.transform.request import TransformRequest
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,6 @@ def check_transform(
     program = environment.get(PROGRAM_VARIABLE)
     _raise(_entry_point_problems(code, program, f"--entry-point ({PROGRAM_VARIABLE})", code_field))
     check_work_dir(work_dir, {**inputs, "--input": request.TransformInput.DataSource.S3DataSource.S3Uri})
-    source = request.TransformInput.DataSource.S3DataSource.S3Uri
-    dry_checks = _missing({"--input (TransformInput.DataSource.S3DataSource.S3Uri)": source})
+    dry_checks = input_problems(request, "--input")
     _raise(dry_checks if dry_run else location_problems(request, environ, "--input", "--output-path"))
     _warn_replaced(request.TransformOutput.S3OutputPath)
