@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from smtoolkit.errors import EntryPointError
+from smtoolkit.errors import EntryPointError, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,9 @@ def locate_script(program: str, search_dirs: Sequence[Path]) -> tuple[Path, Path
         if candidate.is_file():
             return directory, candidate
     searched = ", ".join(str(d) for d in dict.fromkeys(search_dirs))
-    raise EntryPointError(f"inference script {relative} not found in {searched} (set SAGEMAKER_PROGRAM)")
+    scripts = [str(path.relative_to(d)) for d in dict.fromkeys(search_dirs) if d.is_dir() for path in d.glob("*.py")]
+    hint = did_you_mean(str(relative), scripts) or " (set SAGEMAKER_PROGRAM)"
+    raise EntryPointError(f"inference script {relative} not found in {searched}{hint}")
 
 
 def find_script(program: str, search_dirs: Sequence[Path]) -> Path:

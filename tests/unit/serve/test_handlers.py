@@ -96,6 +96,8 @@ def test_find_script_searches_in_order(tmp_path: Path):
     assert find_script("pkg.serve", [first, second]) == second / "pkg" / "serve.py"
     with pytest.raises(EntryPointError, match=r"missing.py not found in .*/a, .*/b"):
         find_script("missing.py", [first, second])
+    with pytest.raises(EntryPointError, match=r"\(did you mean inference.py\?\)"):
+        find_script("inferense.py", [first, second])
     with pytest.raises(EntryPointError, match="inside the code directory"):
         find_script("../inference.py", [first])
 
