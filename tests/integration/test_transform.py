@@ -181,6 +181,14 @@ def test_order_kept_with_out_of_order_answers_and_first_tries_failing(server: Se
     assert len({port for port, _, _ in requests}) <= 4  # keep-alive: one connection per worker
     assert {headers["Content-Type"] for _, headers, _ in requests} == {"text/csv"}
     assert "3 of 3 files transformed, 40 records" in result.stderr
+    assert "already holds files" not in result.stderr
+    server.behaviour.fail_first = False
+    again = transform(
+        "--endpoint", server.url, "--input", str(tmp_path / "in" / "a.csv"), "--output", str(tmp_path / "out"),
+        "--split-type", "Line",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr  # the same folder again: said, not silent
+    assert f"output path {tmp_path / 'out'} already holds files: outputs of the same name are replaced" in again.stderr
 
 
 def test_a_failing_batch_fails_only_its_file_and_the_job(server: Server, tmp_path: Path):

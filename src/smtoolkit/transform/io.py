@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from smtoolkit.errors import ConfigError, Problem, StorageError
 from smtoolkit.storage import is_s3_uri, list_objects, local_path, open_s3_object, writable_problem
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from smtoolkit.transform.request import TransformRequest
@@ -89,6 +92,12 @@ def close_input(stream: BinaryIO) -> None:
     stream.close()
     if inner is not None:
         inner.close()
+
+
+def warn_replaced(uri: str) -> None:
+    """A warning when a local output location already holds files that this run's outputs may replace."""
+    if not is_s3_uri(uri) and local_path(uri).is_dir() and any(local_path(uri).iterdir()):
+        logger.warning("output path %s already holds files: outputs of the same name are replaced", uri)
 
 
 def input_problems(request: TransformRequest, input_flag: str) -> list[Problem]:

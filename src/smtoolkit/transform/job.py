@@ -16,7 +16,7 @@ from typing import Any
 from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked
 from smtoolkit.transform.client import execution_parameters, parse_endpoint, wait_for_ping
-from smtoolkit.transform.io import input_problems, location_problems
+from smtoolkit.transform.io import input_problems, location_problems, warn_replaced
 from smtoolkit.transform.request import TransformRequest, load_request
 from smtoolkit.transform.runner import Endpoint, run_transform
 from smtoolkit.transform.server import ServeOptions, served
@@ -92,6 +92,7 @@ def run_job(options: TransformOptions) -> int:
     problems = location_problems(options.request, options.environ, "--input", "--output")
     if problems:
         raise ConfigError(problems)
+    warn_replaced(options.request.TransformOutput.S3OutputPath)
     with _server(options) as (host, port):
         served_parameters = execution_parameters(host, port)
         settings = resolve(options.request, served_parameters, options.local)

@@ -8,7 +8,6 @@ locations (a write probe would write).
 from __future__ import annotations
 
 import json
-import logging
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,10 +20,8 @@ from smtoolkit.local.spec.training import TrainingJobSpec
 from smtoolkit.local.spec.transform import PROGRAM_VARIABLE, SUBMIT_DIRECTORY_VARIABLE, TransformJobSpec
 from smtoolkit.paths import DEFAULT_BASE_DIR
 from smtoolkit.storage import is_s3_uri, local_path, writable_problem
-from smtoolkit.transform.io import input_problems, location_problems
+from smtoolkit.transform.io import input_problems, location_problems, warn_replaced
 from smtoolkit.transform.request import TransformRequest
-
-log = logging.getLogger(__name__)
 
 SOURCE_DIR = "--source-dir (sagemaker_submit_directory)"
 ENTRY_POINT = "--entry-point (sagemaker_program)"
@@ -100,13 +97,7 @@ def check_training(spec: TrainingJobSpec, work_dir: Path, environ: Mapping[str, 
         outputs["--checkpoint-uri (CheckpointConfig.S3Uri)"] = spec.checkpoint_config.s3_uri
     _raise([] if dry_run else _unwritable(outputs, environ))
     output_path = spec.output_data_config.s3_output_path or str(work_dir / OUTPUT_DIR)
-    _warn_replaced(artifact_prefix(output_path, spec.training_job_name))
-
-
-def _warn_replaced(uri: str) -> None:
-    """A warning when a local output location already holds files that this run's outputs may replace."""
-    if not is_s3_uri(uri) and local_path(uri).is_dir() and any(local_path(uri).iterdir()):
-        log.warning("output path %s already holds files: outputs of the same name are replaced", uri)
+    warn_replaced(artifact_prefix(output_path, spec.training_job_name))
 
 
 def check_processing(
@@ -126,7 +117,7 @@ def check_processing(
     }
     _raise([] if dry_run else _unwritable(outputs, environ))
     for uri in outputs.values():
-        _warn_replaced(uri)
+        warn_replaced(uri)
 
 
 def _script(spec: ProcessingJobSpec, cwd: Path) -> str | None:
@@ -167,4 +158,4 @@ def check_transform(
     check_work_dir(work_dir, {**inputs, "--input": request.TransformInput.DataSource.S3DataSource.S3Uri})
     dry_checks = input_problems(request, "--input")
     _raise(dry_checks if dry_run else location_problems(request, environ, "--input", "--output-path"))
-    _warn_replaced(request.TransformOutput.S3OutputPath)
+    warn_replaced(request.TransformOutput.S3OutputPath)
