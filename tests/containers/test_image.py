@@ -76,7 +76,7 @@ def test_bad_configuration_fails_the_job_with_the_file_and_field(
     tree = make_job(tmp_path / "ml", "train_mean.py")
     (tree / "input" / "config" / "resourceconfig.json").write_text('{"hosts": ["algo-1"]}')
     code, _ = run_train(docker_engine, smtoolkit_image, tree, "train_mean.py")
-    assert code == 1
+    assert code == 2  # a configuration error (README: How commands end)
     failure = (tree / "output" / "failure").read_text()
     assert "resourceconfig.json" in failure and "current_host" in failure
 
