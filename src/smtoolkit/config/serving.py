@@ -12,6 +12,8 @@ from pydantic import Field, field_validator, model_validator
 
 from smtoolkit import hardware
 from smtoolkit.config.batch import VariableSpelling, parse_batch_strategy, variable_spelling
+from smtoolkit.config.batching import BatchingSettings
+from smtoolkit.config.multimodel import MultiModelSettings
 from smtoolkit.config.protocols import ProtocolSettings
 from smtoolkit.config.settings import EnvSettings
 from smtoolkit.errors import did_you_mean
@@ -41,9 +43,10 @@ def normalise_batch_strategy(value: str) -> str | None:
     return None if strategy is None else variable_spelling(strategy)
 
 
-class ServingSettings(ProtocolSettings, EnvSettings):
+class ServingSettings(ProtocolSettings, BatchingSettings, MultiModelSettings, EnvSettings):
     """`serve`'s settings. Each field is read from SAGEMAKER_<FIELD NAME> (case-insensitive); an empty value is
-    a value (SAGEMAKER_PROGRAM= means the default script)."""
+    a value (SAGEMAKER_PROGRAM= means the default script). The batching and multi-model fields are declared
+    once, in their own classes, and inherited here."""
 
     env_prefix = ENV_PREFIX
     empty_is_unset = False
@@ -113,7 +116,9 @@ class ServingSettings(ProtocolSettings, EnvSettings):
         None,
         description="Where the inference code comes from. Default /opt/ml/code, then /opt/ml/model/code.",
     )
-    multi_model: bool = Field(False, description="Multi-model endpoint; not supported, refused. Default false.")
+    multi_model: bool = Field(
+        False, description="Multi-model endpoint: the /models routes, models loaded at run time. Default false."
+    )
     startup_timeout: int = Field(600, ge=1, description="Seconds model_fn may take before serve gives up. Default 600.")
     container_log_level: int = Field(20, description="Log level, number or name. Default 20 (INFO).")
 

@@ -7,50 +7,29 @@ Requests are decoded one by one (input_fn or the codecs), their inputs joined in
 and each request's share of the result goes through output_fn (or the encoder) on its own. An optional
 `context` holds the model's system properties only: request headers belong to input_fn and output_fn.
 
-The lead folds BATCH_ARGUMENTS into handlers.ARGUMENTS; until then `find_batch_predict_fn` checks the
-function with the same rules (handlers.bind) and the combination rules below.
+handlers.handlers_from checks it with the other functions (its arguments are in handlers.ARGUMENTS).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 from typing import Any
 
 from smtoolkit.config.batching import BatchingSettings
-from smtoolkit.errors import EntryPointError
 from smtoolkit.serve.batching import Batcher
 from smtoolkit.serve.context import Context
-from smtoolkit.serve.handlers import UserFunction, UserHandlers, bind
+from smtoolkit.serve.handlers import ARGUMENTS, UserFunction, UserHandlers
 
 logger = logging.getLogger(__name__)
 
 BATCH_PREDICT_FN = "batch_predict_fn"
-BATCH_ARGUMENTS: dict[str, tuple[str, ...]] = {BATCH_PREDICT_FN: ("batch", "model")}
-_USAGE = "batch_predict_fn(batch, model, context)"
+BATCH_ARGUMENTS: dict[str, tuple[str, ...]] = {BATCH_PREDICT_FN: ARGUMENTS[BATCH_PREDICT_FN]}
 
 
 def find_batch_predict_fn(namespace: Any, user: UserHandlers) -> UserFunction | None:
-    """The script's batch_predict_fn, checked; None when it has none. EntryPointError naming the problem."""
-    func = getattr(namespace, BATCH_PREDICT_FN, None)
-    if func is None:
-        return None
-    source = user.source
-    if not callable(func):
-        raise EntryPointError(f"{source}: {BATCH_PREDICT_FN} is a {type(func).__name__}, not a function like {_USAGE}")
-    try:  # predict_fn has the same shape (two arguments, then the optional context)
-        checked = bind("predict_fn", func, source)
-    except EntryPointError:
-        signature = f"{BATCH_PREDICT_FN}{inspect.signature(func)}"
-        raise EntryPointError(f"{source}: {signature} does not fit the contract {_USAGE} (context optional)") from None
-    for rival in ("predict_fn", "transform_fn"):
-        if getattr(user, rival) is not None:
-            raise EntryPointError(
-                f"{source} defines {BATCH_PREDICT_FN} and {rival}: {BATCH_PREDICT_FN} replaces predict_fn "
-                "and works with input_fn/output_fn, so define one of them"
-            )
-    return UserFunction(BATCH_PREDICT_FN, checked.func, checked.context_mode)
+    """The script's batch_predict_fn, checked with the other handler functions (handlers.handlers_from)."""
+    return user.batch_predict_fn
 
 
 def batch_predictor(function: UserFunction, model: Any, model_dir: Path, settings: BatchingSettings) -> Batcher:

@@ -46,6 +46,15 @@ def code_source(settings: ServingSettings, paths: JobPaths) -> CodeSource:
     return CodeSource((paths.code_dir, paths.model_code_dir), fetch_uri=uri, fetch_into=paths.code_dir)
 
 
+def has_endpoint_code(settings: ServingSettings, paths: JobPaths) -> bool:
+    """Whether there is an endpoint script to prepare: a multi-model endpoint may have none (each model
+    then brings its own code/inference.py). A program or code location that was set always counts."""
+    source = code_source(settings, paths)
+    if settings.program or source.fetch_uri:
+        return True
+    return any((directory / settings.program_name).is_file() for directory in source.search_dirs)
+
+
 @dataclass(frozen=True)
 class PreparedCode:
     script: Path

@@ -15,6 +15,8 @@ from typing import Any
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
+# The model a multi-model invocation is for (InvokeEndpoint's TargetModel); the second is the older name.
+TARGET_MODEL_HEADERS = ("X-Amzn-SageMaker-Target-Model", "X-Amzn-Target-Model")
 MAX_CUSTOM_ATTRIBUTES = 1024
 # Headers the server owns: a handler may not set them.
 _RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"})
@@ -82,6 +84,11 @@ class Context:
     @property
     def inference_id(self) -> str | None:
         return self.header(INFERENCE_ID)
+
+    @property
+    def target_model(self) -> str | None:
+        """The model a multi-model endpoint invokes (X-Amzn-SageMaker-Target-Model or X-Amzn-Target-Model)."""
+        return next((value for name in TARGET_MODEL_HEADERS if (value := self.header(name))), None)
 
     # The response.
     def set_header(self, name: str, value: str) -> None:

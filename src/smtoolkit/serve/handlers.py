@@ -31,6 +31,7 @@ ARGUMENTS: dict[str, tuple[str, ...]] = {
     "pre_model_fn": ("model_dir",),
     "model_warmup_fn": ("model_dir", "model"),
     "execution_parameters_fn": (),
+    "batch_predict_fn": ("batch", "model"),  # the batching opt-in, in place of predict_fn (serve.batchhandler)
 }
 _PIPELINE = ("input_fn", "predict_fn", "output_fn")
 ContextMode = Literal["none", "positional", "keyword"]
@@ -102,6 +103,7 @@ class UserHandlers:
     pre_model_fn: UserFunction | None = None
     model_warmup_fn: UserFunction | None = None
     execution_parameters_fn: UserFunction | None = None
+    batch_predict_fn: UserFunction | None = None
 
 
 def handlers_from(namespace: Any, source: str) -> UserHandlers:
@@ -113,6 +115,11 @@ def handlers_from(namespace: Any, source: str) -> UserHandlers:
         raise EntryPointError(
             f"{source} defines transform_fn and {', '.join(mixed)}: transform_fn replaces "
             "input_fn, predict_fn and output_fn, so define either it or those"
+        )
+    if "batch_predict_fn" in found and (rivals := [name for name in ("predict_fn", "transform_fn") if name in found]):
+        raise EntryPointError(
+            f"{source} defines batch_predict_fn and {', '.join(rivals)}: batch_predict_fn replaces predict_fn "
+            "and works with input_fn/output_fn, so define one of them"
         )
     model_fn = found.pop("model_fn")
     return UserHandlers(source=source, model_fn=model_fn, **found)

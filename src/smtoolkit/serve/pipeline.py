@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, ModelNotReady, ServeError, UserScriptError
 from smtoolkit.serve.codecs import CodecRegistry, MediaType
 from smtoolkit.serve.context import Context
@@ -21,6 +22,9 @@ from smtoolkit.serve.core.streams import as_bytes, is_stream
 from smtoolkit.serve.handlers import UserFunction, UserHandlers
 from smtoolkit.serve.streaming import StreamingBody
 from smtoolkit.serve.textcodecs import body_text
+
+if TYPE_CHECKING:
+    from smtoolkit.serve.batching import Batcher
 
 # Bodies the AWS toolkits hand to input_fn/transform_fn as str; every other type gets bytes.
 TEXT_BODY_TYPES = frozenset({"application/json", "text/csv"})
@@ -87,7 +91,14 @@ def _encoded_items(items: Any, codecs: CodecRegistry, accept: str) -> Stream:
 class InferenceHandler:
     """Holds the user's functions and, once `load_model` has run, the model."""
 
-    def __init__(self, user: UserHandlers, model_dir: Path, codecs: CodecRegistry, default_accept: str) -> None:
+    def __init__(
+        self,
+        user: UserHandlers,
+        model_dir: Path,
+        codecs: CodecRegistry,
+        default_accept: str,
+        batching: BatchingSettings | None = None,
+    ) -> None:
         self.user = user
         self.model_dir = model_dir
         self.codecs = codecs
@@ -95,6 +106,8 @@ class InferenceHandler:
         self._ready = threading.Event()
         self._model: Any = None
         self._predict: Callable[[Any], Any] | None = None
+        self._batching = batching or BatchingSettings()
+        self._batcher: Batcher | None = None  # set by load_model for a script with batch_predict_fn
         self._system_properties = MappingProxyType({"model_dir": str(model_dir)})
         if not (user.output_fn or user.transform_fn) and default_accept not in codecs.encodable:
             raise EntryPointError(
@@ -124,7 +137,11 @@ class InferenceHandler:
                 stage(model_dir, model, context=context)
         except Exception as exc:
             raise UserScriptError(f"{stage.name} failed: {type(exc).__name__}: {exc}", exit_code=1) from exc
-        if not (user.predict_fn or user.transform_fn):
+        if user.batch_predict_fn:
+            from smtoolkit.serve.batchhandler import batch_predictor
+
+            self._batcher = batch_predictor(user.batch_predict_fn, model, self.model_dir, self._batching)
+        elif not (user.predict_fn or user.transform_fn):
             self._predict = _default_predictor(model)
             if self._predict is None:
                 raise EntryPointError(
@@ -138,6 +155,11 @@ class InferenceHandler:
     def model(self) -> Any:
         """The loaded model; ModelNotReady (503) before load_model has run."""
         return self._model_or_503()
+
+    def close(self) -> None:
+        """Stop batching for this model (an unloaded model must not stay referenced by a dispatcher thread)."""
+        if self._batcher is not None:
+            self._batcher.close()
 
     def _model_or_503(self) -> Any:
         if not self._ready.is_set():
@@ -171,7 +193,9 @@ class InferenceHandler:
             data = _call(user.input_fn, body, type_name, context=context)
         else:
             data = self.codecs.decode(invocation.body, content_type)
-        if user.predict_fn:
+        if self._batcher is not None:
+            prediction = self._batcher.submit(data)  # its share of one batch_predict_fn call with its neighbours
+        elif user.predict_fn:
             prediction = _call(user.predict_fn, data, model, context=context)
         else:
             prediction = self._default_predict(data)

@@ -24,8 +24,10 @@ from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked, set_level
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import Protocols, create_app
-from smtoolkit.serve.code import prepare_code
+from smtoolkit.serve.batchhandler import warn_if_unused
+from smtoolkit.serve.code import has_endpoint_code, prepare_code
 from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import InferenceHandler
@@ -110,32 +112,43 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         """Called in each worker after the fork: the app for the worker's transport (WSGI or ASGI)."""
         if not self.settings.preload_model:
             load_in_background(self.handler.load_model, lambda: self.handler.ready, self.settings.startup_timeout)
-        quiet_stream_aborts("gunicorn.error")
-        app = self.app
-        if self.settings.model_server_worker_class == "async":
-            from smtoolkit.serve.asgi import ASGIAdapter
-
-            settings = self.settings
-            return ASGIAdapter(app, settings.model_server_threads, settings.timeout, settings.model_server_inline_calls)
-        return wsgi_app(app)
+        return on_transport(self.app, self.settings)
 
 
-def refuse_multi_model(settings: ServingSettings) -> None:
-    if settings.multi_model:
-        raise ConfigError.single(
-            "environment", "multi-model endpoints are not supported by smtoolkit serve", "SAGEMAKER_MULTI_MODEL"
-        )
+def on_transport(app: Router, settings: ServingSettings) -> Any:
+    """In a worker: `app` on the worker class's transport (ASGI for async, else WSGI)."""
+    quiet_stream_aborts("gunicorn.error")
+    if settings.model_server_worker_class == "async":
+        from smtoolkit.serve.asgi import ASGIAdapter
+
+        return ASGIAdapter(app, settings.model_server_threads, settings.timeout, settings.model_server_inline_calls)
+    return wsgi_app(app)
 
 
-def run_server(settings: ServingSettings, script: Path, model_dir: Path, protocols: Protocols | None = None) -> int:
+def run_server(
+    settings: ServingSettings, script: Path | None, model_dir: Path, protocols: Protocols | None = None
+) -> int:
     """Import and check the inference script, then serve until stopped. Returns the exit status; raises
-    SmtoolkitError for a problem found before serving."""
-    refuse_multi_model(settings)
-    user = load_script_handlers(script)
-    handler = InferenceHandler(user, model_dir, default_codecs(), settings.default_invocations_accept)
+    SmtoolkitError for a problem found before serving. A multi-model endpoint may have no script of its own."""
+    user = load_script_handlers(script) if script is not None else None
+    if user is not None:
+        warn_if_unused(settings, user.batch_predict_fn, user.source)
     logger.info("Serving settings: %s", masked(settings.model_dump(mode="json")))
+    if settings.multi_model:
+        from smtoolkit.serve.multimodel_server import MultiModelServer
+
+        return run_application(MultiModelServer(settings, user))
+    if user is None:
+        raise ConfigError.single("serve", "no inference script to serve (set SAGEMAKER_PROGRAM)")
+    codecs = default_codecs()
+    handler = InferenceHandler(user, model_dir, codecs, settings.default_invocations_accept, settings)
+    return run_application(InferenceServer(settings, handler, protocols))
+
+
+def run_application(application: BaseApplication) -> int:
+    """Run gunicorn until it stops; its exit status."""
     try:
-        InferenceServer(settings, handler, protocols).run()
+        application.run()
     except SystemExit as exit_:  # gunicorn ends the master (and each worker) with sys.exit
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except HaltServer as halt:  # raised again while halting when several workers fail to boot
@@ -159,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_serving_settings()
     set_level(settings.container_log_level)
     launcher = LauncherSettings.from_environ(os.environ)
-    refuse_multi_model(settings)
     paths = JobPaths.from_env()
+    if settings.multi_model and not has_endpoint_code(settings, paths):
+        return run_server(settings, None, paths.model_dir)  # each model brings its own code/inference.py
     settings, protocols, model_dir = protocols_from_environment(settings, paths.model_dir)
     code = prepare_code(settings, paths, launcher, os.environ)
     return run_server(settings, code.script, model_dir, protocols)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -96,16 +98,32 @@ def _run_pip(step: deps.InstallStep, settings: LauncherSettings, environ: Mappin
             _run_pip(replace(step, cwd=copy, from_copy=False), settings, environ)
         return
     logger.info("%s: %s", step.description, " ".join(step.argv))
+    tail_bytes = settings.stderr_tail_kib * 1024
+    if threading.current_thread() is not threading.main_thread():
+        _run_in_thread(step, environ, tail_bytes)
+        return
     outcome = run_supervised(
         ProcessSpec(step.argv, {**environ, **step.env}, step.cwd),
         grace_period=settings.grace_period_s,
-        stderr_tail_bytes=settings.stderr_tail_kib * 1024,
+        stderr_tail_bytes=tail_bytes,
     )
     if outcome.exit_code != 0:
-        pip_error = outcome.stderr_tail.decode("utf-8", "replace").strip()
-        raise InstallError(f"{step.description} failed with exit code {outcome.exit_code}:\n{pip_error}")
+        _failed(step, outcome.exit_code, outcome.stderr_tail)
     if outcome.stopped_by is not None:
         raise InstallError(f"{step.description} was stopped by {signal_name(outcome.stopped_by)}")
+
+
+def _failed(step: deps.InstallStep, exit_code: int, stderr_tail: bytes) -> None:
+    pip_error = stderr_tail.decode("utf-8", "replace").strip()
+    raise InstallError(f"{step.description} failed with exit code {exit_code}:\n{pip_error}")
+
+
+def _run_in_thread(step: deps.InstallStep, environ: Mapping[str, str], tail_bytes: int) -> None:
+    """A step run from a server's request thread (a multi-model load): only the main thread may trap signals,
+    and the server owns them there, so pip runs as a plain child process."""
+    done = subprocess.run(step.argv, env={**environ, **step.env}, cwd=step.cwd, stderr=subprocess.PIPE, check=False)
+    if done.returncode != 0:
+        _failed(step, done.returncode, done.stderr[-tail_bytes:])
 
 
 def run_install_steps(

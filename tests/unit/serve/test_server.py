@@ -55,8 +55,10 @@ def test_main_fails_before_serving_without_a_script(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
     with pytest.raises(SmtoolkitError, match="inference.py not found"):
         main(["serve"])
+    # A multi-model endpoint may do without a script (each model brings its own), but not without one it names.
     monkeypatch.setenv("SAGEMAKER_MULTI_MODEL", "true")
-    with pytest.raises(ConfigError, match="multi-model endpoints are not supported"):
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "missing.py")
+    with pytest.raises(SmtoolkitError, match="missing.py not found"):
         main([])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,16 @@ def test_nothing_to_install_or_switched_off(tmp_path: Path):
     assert install_code_dependencies(tmp_path, SETTINGS, {}).steps == []
     (tmp_path / "requirements.txt").write_text("--no-index\nsmtk-missing-package==9.9\n")
     assert install_code_dependencies(tmp_path, LauncherSettings(install_requirements=False), {}).steps == []
+
+
+def test_a_step_runs_from_a_thread_other_than_the_main_one(tmp_path: Path):
+    # A multi-model load installs a model's requirements from a server's request thread, where no signal
+    # handler can be installed: the step must still run, and fail as an InstallError with its stderr.
+    write = "import pathlib; pathlib.Path('out').write_text('ran')"
+    fail = "import sys; sys.stderr.write('ERROR: no such package\\n'); sys.exit(3)"
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run_install_step, _step(write, tmp_path), SETTINGS, os.environ).result()
+        failed = pool.submit(run_install_step, _step(fail, tmp_path), SETTINGS, os.environ)
+        with pytest.raises(InstallError, match="exit code 3:\nERROR: no such package"):
+            failed.result()
+    assert (tmp_path / "out").read_text() == "ran"

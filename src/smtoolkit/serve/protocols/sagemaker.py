@@ -7,10 +7,11 @@ from typing import Any
 
 from smtoolkit.config.serving import MAX_TRANSFORM_BUDGET_MB, ServingSettings, normalise_batch_strategy
 from smtoolkit.errors import ServeError
+from smtoolkit.serve.context import TARGET_MODEL_HEADERS
 from smtoolkit.serve.core.errors import json_body
 from smtoolkit.serve.core.messages import Request, Response
 from smtoolkit.serve.core.router import Router
-from smtoolkit.serve.pipeline import InferenceHandler, Invocation
+from smtoolkit.serve.pipeline import InferenceHandler, Invocation, Reply
 
 _NOT_READY = json_body(503, "ModelNotReady", "the model is not loaded yet")
 
@@ -34,6 +35,26 @@ def checked_execution_parameters(params: dict[str, Any]) -> dict[str, Any]:
     return {"MaxConcurrentTransforms": concurrency, "BatchStrategy": strategy, "MaxPayloadInMB": payload}
 
 
+def invocation_from(request: Request, target_model: str | None = None) -> Invocation:
+    """The request as the handler reads it: body, Content-Type, Accept, and every header for its context;
+    with `target_model` (a multi-model invocation) the context's target_model names it whatever was sent."""
+    headers = request.headers
+    pairs = headers.pairs()
+    if target_model is not None and TARGET_MODEL_HEADERS[0] not in headers:
+        pairs.append((TARGET_MODEL_HEADERS[0], target_model))
+    return Invocation(
+        body=request.body,
+        content_type=headers.get("content-type"),
+        accept=headers.get("accept"),
+        headers=pairs,
+    )
+
+
+def reply_response(reply: Reply) -> Response:
+    answer = [("Content-Type", reply.content_type), *reply.headers.items()]
+    return Response(200, answer, reply.body, reply.stream)
+
+
 class SageMakerProtocol:
     """The contract's three routes for one model. /ping is 200 once the model is loaded, 503 before."""
 
@@ -52,16 +73,7 @@ class SageMakerProtocol:
         return Response(200, [("Content-Type", "text/plain; charset=utf-8")])
 
     def invocations(self, request: Request) -> Response:
-        headers = request.headers
-        invocation = Invocation(
-            body=request.body,
-            content_type=headers.get("content-type"),
-            accept=headers.get("accept"),
-            headers=headers.pairs(),
-        )
-        reply = self.handler.invoke(invocation)
-        answer = [("Content-Type", reply.content_type), *reply.headers.items()]
-        return Response(200, answer, reply.body, reply.stream)
+        return reply_response(self.handler.invoke(invocation_from(request)))
 
     def execution_parameters(self, request: Request) -> Response:
         params = self.handler.execution_parameters(self.settings.execution_parameters())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, InsufficientStorage, NotFound, ServeError, UserScriptError
 from smtoolkit.serve.codecs import CodecRegistry
 from smtoolkit.serve.handlers import UserHandlers, handlers_from
@@ -62,6 +63,7 @@ class ModelLoader:
     codecs: CodecRegistry
     default_accept: str
     installer: RequirementsInstaller
+    batching: BatchingSettings | None = None  # for the models whose script defines batch_predict_fn
 
     def handlers_for(self, folder: Path) -> UserHandlers:
         script = folder / MODEL_SCRIPT
@@ -79,7 +81,8 @@ class ModelLoader:
         """The model at `url`, loaded; a ServeError saying why not."""
         folder = model_folder(url)
         try:
-            handler = InferenceHandler(self.handlers_for(folder), folder, self.codecs, self.default_accept)
+            handlers = self.handlers_for(folder)
+            handler = InferenceHandler(handlers, folder, self.codecs, self.default_accept, self.batching)
             handler.load_model()
         except MemoryError:
             raise InsufficientStorage(f"loading {url} ran out of memory") from None

@@ -55,6 +55,7 @@ class ModelRegistry:
         memory.check_fits(self.store.committed_bytes(), 0, self.budget_bytes, name)  # full: skip the work
         with self._name_lock(name):
             claim = self.store.claim(name, url)
+            handler: InferenceHandler | None = None
             try:
                 with self._measure_lock, memory.measured() as cost:
                     handler = self.loader.load(url)
@@ -66,6 +67,8 @@ class ModelRegistry:
                 record = self.store.publish(claim, cost.bytes, fits)
                 self._keep(record, handler)
             except BaseException:
+                if handler is not None:
+                    handler.close()
                 handler = None  # the traceback keeps this frame: let go of the model before releasing
                 self.store.abandon(claim)
                 memory.release()
@@ -128,7 +131,7 @@ class ModelRegistry:
         with self._lock:
             stale = [name for name, entry in self._models.items() if listed.get(name) != entry.load_id]
             for name in stale:
-                del self._models[name]
+                self._models.pop(name).handler.close()  # its batcher thread lets go of the model
             self._seen_generation = generation
         if stale:
             memory.release()

@@ -52,6 +52,7 @@ class RequirementsInstaller:
         with open(self.marker_dir / f"{key}.lock", "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if done.exists():
+                importlib.invalidate_caches()  # another worker installed it: this process's import caches predate it
                 return False
             try:
                 run_install_steps(steps, self.launcher, self.environ)

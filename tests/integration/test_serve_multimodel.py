@@ -1,0 +1,194 @@
+"""Multi-model endpoints through real gunicorn over HTTP (SAGEMAKER_MULTI_MODEL=true): the /models routes, the
+memory budget's 507, every worker answering for a model loaded through one, unloading under load, per-model code
+and requirements, concurrent loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.integration.serving import Reply, Server, start, stop, wait_for, wait_ready
+from tests.integration.test_train import _wheel
+
+ENDPOINT_SCRIPT = """
+import os
+from pathlib import Path
+
+def model_fn(model_dir):
+    folder = Path(model_dir)
+    if (folder / "fail").exists():
+        raise ValueError((folder / "fail").read_text())
+    size = int((folder / "alloc_mb").read_text())
+    ballast = bytearray(size * 1024 * 1024)
+    ballast[::4096] = b"\\x01" * len(range(0, len(ballast), 4096))  # touch every page: real resident memory
+    return {"name": (folder / "name.txt").read_text(), "ballast": ballast}
+
+def predict_fn(data, model, context):
+    return {"model": model["name"], "target": context.target_model, "pid": os.getpid(), "echo": data}
+"""
+MakeModel = Callable[..., str]
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module", params=("async", "sync"))
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("mme")
+    site = base / "site"  # PIP_TARGET keeps the test venv clean: per-model requirements install there
+    started = start(
+        base,
+        ENDPOINT_SCRIPT,
+        request.param,
+        SAGEMAKER_MULTI_MODEL="true",
+        SAGEMAKER_MME_MEMORY_BUDGET_MB="900",
+        PIP_TARGET=str(site),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+    )
+    try:
+        wait_ready(started)
+        yield started
+    finally:
+        stop(started)
+
+
+@pytest.fixture
+def make_model(tmp_path: Path) -> MakeModel:
+    def make(name: str, alloc_mb: int = 0, fail: str | None = None, code: dict[str, str] | None = None) -> str:
+        folder = tmp_path / "models" / name
+        folder.mkdir(parents=True)
+        (folder / "name.txt").write_text(name)
+        (folder / "alloc_mb").write_text(str(alloc_mb))
+        if fail is not None:
+            (folder / "fail").write_text(fail)
+        for path, text in (code or {}).items():
+            (folder / "code").mkdir(exist_ok=True)
+            (folder / "code" / path).write_text(text)
+        return str(folder)
+
+    return make
+
+
+def load(server: Server, name: str, url: str) -> Reply:
+    return server.request("POST", "/models", json.dumps({"model_name": name, "url": url}).encode(), **JSON)
+
+
+def invoke(server: Server, name: str, payload: object = 1, **headers: str) -> Reply:
+    path = f"/models/{urllib.parse.quote(name)}/invoke"
+    return server.request("POST", path, json.dumps(payload).encode(), **JSON, **headers)
+
+
+def test_the_model_routes(server: Server, make_model: MakeModel) -> None:
+    url = make_model("routes-a")
+    assert (load(server, "routes-a", url).status, load(server, "routes-b", make_model("routes-b")).status) == (200, 200)
+    again = load(server, "routes-a", url)
+    assert (again.status, again.json()["message"]) == (409, "Model routes-a is already loaded")
+    assert server.request("GET", "/models/routes-a").json() == {"modelName": "routes-a", "modelUrl": url}
+    listed = server.request("GET", "/models?limit=1").json()
+    assert [m["modelName"] for m in listed["models"]] == ["routes-a"]
+    rest = server.request("GET", f"/models?limit=100&nextPageToken={listed['nextPageToken']}").json()
+    assert "routes-b" in [m["modelName"] for m in rest["models"]] and "routes-a" not in str(rest)
+    reply = invoke(server, "routes-a", [1, 2])
+    assert reply.status == 200 and reply.json()["echo"] == [1, 2]
+    assert reply.json()["target"] == "routes-a"  # X-Amzn-SageMaker-Target-Model reaches the context
+    old = server.invoke(b"3", "application/json", **{"X-Amzn-Target-Model": "routes-b"}).json()
+    assert (old["model"], old["target"]) == ("routes-b", "routes-b")  # /invocations by the older header
+    assert invoke(server, "routes-a", Accept="text/nope").status == 406  # the codecs' negotiation, as /invocations
+    assert server.request("GET", "/ping").status == 200
+    assert server.request("DELETE", "/models/routes-a").status == 200
+    for reply in (server.request("GET", "/models/routes-a"), invoke(server, "routes-a")):
+        assert (reply.status, reply.json()["message"]) == (404, "Model not found: routes-a")
+    assert server.request("DELETE", "/models/routes-a").status == 404
+    assert server.request("DELETE", "/models/routes-b").status == 200
+
+
+def test_bad_loads_are_answered_with_what_is_wrong_and_leave_nothing(server: Server, make_model: MakeModel) -> None:
+    bad_json = server.request("POST", "/models", b"{nope", **JSON)
+    assert bad_json.status == 400 and "not JSON" in bad_json.json()["message"]
+    no_url = server.request("POST", "/models", b'{"model_name": "x", "ulr": "/a"}', **JSON)
+    assert no_url.status == 400 and "lacks url" in no_url.json()["message"]
+    assert load(server, "x", "/no/such/folder").status == 404
+    failing = load(server, "failing", make_model("failing", fail="the weights are corrupt"))
+    assert failing.status == 500 and "the weights are corrupt" in failing.json()["message"]
+    assert server.request("GET", "/models/failing").status == 404
+    too_big = load(server, "too-big", make_model("too-big", alloc_mb=600))  # 600 MiB x 2 workers > 900 MiB
+    assert too_big.status == 507, too_big.body
+    assert server.request("GET", "/models/too-big").status == 404
+    small = load(server, "small", make_model("small"))
+    assert small.status == 200  # the refused load released what it took
+    assert server.request("DELETE", "/models/small").status == 200
+
+
+def test_a_model_loaded_through_one_worker_is_served_by_every_worker(server: Server, make_model: MakeModel) -> None:
+    assert load(server, "everywhere", make_model("everywhere")).status == 200
+    workers, seen = server.worker_pids(), set()
+
+    def spread() -> bool:
+        with ThreadPoolExecutor(8) as pool:
+            for reply in pool.map(lambda i: invoke(server, "everywhere", i), range(16)):
+                assert reply.status == 200, reply.body
+                seen.add(reply.json()["pid"])
+        return seen >= workers
+
+    wait_for(spread, 30, f"every worker {workers} to answer (seen {seen})")
+    assert server.request("DELETE", "/models/everywhere").status == 200
+
+
+def test_unloading_under_load_gives_no_5xx_then_404(server: Server, make_model: MakeModel) -> None:
+    assert load(server, "busy", make_model("busy")).status == 200
+    statuses: list[int] = []
+    stop_sending, first = threading.Event(), threading.Event()
+
+    def send() -> None:
+        while not stop_sending.is_set():
+            statuses.append(invoke(server, "busy").status)
+            first.set()
+
+    senders = [threading.Thread(target=send) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    assert first.wait(10)
+    assert server.request("DELETE", "/models/busy").status == 200
+    after = [invoke(server, "busy").status for _ in range(10)]
+    stop_sending.set()
+    for sender in senders:
+        sender.join(10)
+    assert set(statuses) <= {200, 404} and 200 in statuses
+    assert after == [404] * 10
+
+
+def test_per_model_code_and_requirements(server: Server, make_model: MakeModel, tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    _wheel(wheels, "smtk_mme_dep", "1.0", "FACTOR = 7\n")
+    code = {
+        "inference.py": "import smtk_mme_dep\n\ndef model_fn(model_dir):\n    return smtk_mme_dep.FACTOR\n\n"
+        "def predict_fn(data, model):\n    return {'own': data * model}\n",
+        "requirements.txt": f"--no-index\n--find-links {wheels}\nsmtk_mme_dep==1.0\n",
+    }
+    for name in ("own-1", "own-2"):
+        assert load(server, name, make_model(name, code=code)).status == 200
+        assert invoke(server, name, 3).json() == {"own": 21}
+    assert server.output().count("Installed the requirements of") == 1  # once per distinct file
+    assert invoke(server, "own-1", 2).json() == {"own": 14}
+    for name in ("own-1", "own-2"):
+        assert server.request("DELETE", f"/models/{name}").status == 200
+
+
+def test_concurrent_loads(server: Server, make_model: MakeModel) -> None:
+    names = [f"many-{i}" for i in range(8)]
+    urls = {name: make_model(name) for name in names}
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda name: load(server, name, urls[name]), names))
+        same = list(pool.map(lambda _: load(server, "many-0", urls["many-0"]).status, range(4)))
+    assert [r.status for r in replies] == [200] * 8
+    assert same == [409] * 4
+    listed = server.request("GET", "/models").json()["models"]
+    assert {m["modelName"] for m in listed} >= set(names)
+    for name in names:
+        assert invoke(server, name).json()["model"] == name
+        assert server.request("DELETE", f"/models/{name}").status == 200
