@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -41,12 +42,16 @@ JSON = {"Content-Type": "application/json"}
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("mme")
     site = base / "site"  # PIP_TARGET keeps the test venv clean: per-model requirements install there
+    threads = {"SAGEMAKER_MODEL_SERVER_THREADS": "8"} if request.param == "async" else {}
     started = start(
         base,
         ENDPOINT_SCRIPT,
         request.param,
         SAGEMAKER_MULTI_MODEL="true",
         SAGEMAKER_MME_MEMORY_BUDGET_MB="900",
+        SAGEMAKER_MAX_BATCH_SIZE="4",
+        SAGEMAKER_MAX_BATCH_WAIT_MS="20",
+        **threads,
         PIP_TARGET=str(site),
         PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
     )
@@ -192,3 +197,42 @@ def test_concurrent_loads(server: Server, make_model: MakeModel) -> None:
     for name in names:
         assert invoke(server, name).json()["model"] == name
         assert server.request("DELETE", f"/models/{name}").status == 200
+
+
+def test_invoke_streams_and_batches_per_model(server: Server, make_model: MakeModel) -> None:
+    streaming = (
+        "def model_fn(model_dir):\n    return None\n\ndef predict_fn(data, model):\n    yield b'a'\n    yield b'b'\n"
+    )
+    batching = (
+        "import time\n\ndef model_fn(model_dir):\n    return None\n\n"
+        "def batch_predict_fn(batch, model):\n    time.sleep(0.05)\n    return [[x, len(batch)] for x in batch]\n"
+    )
+    assert load(server, "streams", make_model("streams", code={"inference.py": streaming})).status == 200
+    assert load(server, "batches", make_model("batches", code={"inference.py": batching})).status == 200
+    streamed = invoke(server, "streams")
+    assert (streamed.status, streamed.body, streamed.headers.get("transfer-encoding")) == (200, b"ab", "chunked")
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda i: invoke(server, "batches", i).json(), range(16)))
+    assert [x for x, _ in replies] == list(range(16))  # each request its own answer
+    assert max(size for _, size in replies) <= 4
+    for name in ("streams", "batches"):
+        assert server.request("DELETE", f"/models/{name}").status == 200
+
+
+def test_the_store_lives_in_shared_memory_while_serving_and_is_removed_at_exit(tmp_path: Path) -> None:
+    server = start(tmp_path, None, "sync", SAGEMAKER_MULTI_MODEL="true")  # no endpoint script: models bring theirs
+    try:
+        wait_ready(server)
+        line = wait_for(lambda: re.search(r"store (\S+),", server.output()), 10, "the store's log line")
+        store = Path(line.group(1))
+        assert (store / "config.json").is_file()
+        (tmp_path / "model" / "weights.bin").write_bytes(b"1")
+        reply = load(server, "scriptless", str(tmp_path / "model"))
+        assert (reply.status, reply.json()["message"]) == (
+            400,
+            f"{tmp_path / 'model'} has no code/inference.py and the endpoint has no inference script",
+        )
+    finally:
+        stop(server)
+    assert server.process.returncode == 0
+    assert not store.exists()
