@@ -45,6 +45,7 @@ def batch_predictor(function: UserFunction, model: Any, model_dir: Path, setting
 
 def warn_if_unused(settings: BatchingSettings, function: UserFunction | None, source: str) -> None:
     """A batching variable set for a script without batch_predict_fn has no effect: say so once at start."""
-    if function is None and settings.model_fields_set:
-        names = ", ".join(f"SAGEMAKER_{name.upper()}" for name in sorted(settings.model_fields_set))
+    batching_set = settings.model_fields_set & BatchingSettings.model_fields.keys()  # ServingSettings has more
+    if function is None and batching_set:
+        names = ", ".join(f"SAGEMAKER_{name.upper()}" for name in sorted(batching_set))
         logger.warning("%s is set but %s defines no %s: requests are not batched", names, source, BATCH_PREDICT_FN)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from smtoolkit.config.batching import BatchingSettings
+from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError, EntryPointError
 from smtoolkit.serve.batchhandler import batch_predictor, find_batch_predict_fn, warn_if_unused
 from smtoolkit.serve.handlers import handlers_from
@@ -66,6 +67,17 @@ def test_batching_settings_without_batch_predict_fn_are_reported(
     with caplog.at_level(logging.WARNING):
         warn_if_unused(BatchingSettings.from_environ(), None, "inference.py")
     assert "SAGEMAKER_MAX_BATCH_SIZE is set but inference.py defines no batch_predict_fn" in caplog.text
+
+
+def test_only_the_batching_variables_are_reported_from_the_serving_settings(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SAGEMAKER_MAX_BATCH_WAIT_MS", "5")
+    monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "9000")
+    with caplog.at_level(logging.WARNING):
+        warn_if_unused(ServingSettings.from_environ(), None, "inference.py")
+    assert "SAGEMAKER_MAX_BATCH_WAIT_MS is set but inference.py" in caplog.text
+    assert "BIND_TO_PORT" not in caplog.text
 
 
 @pytest.mark.parametrize(
