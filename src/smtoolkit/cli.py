@@ -118,6 +118,13 @@ def serve_command() -> None:
       POST /v2/models/NAME[/versions/V]/infer (JSON or binary tensors)
       predict_fn(data, model) gets the decoded tensor (a dict name -> array for several inputs);
       input_fn and output_fn are not called; its array (or dict of them) becomes the outputs.
+    \b
+    Multi-model endpoint (SAGEMAKER_MULTI_MODEL=true), in place of the single-model routes:
+      POST /models {"model_name", "url"}, GET /models, GET|DELETE /models/NAME, POST /models/NAME/invoke
+      (or /invocations with X-Amzn-SageMaker-Target-Model); a model's own code/inference.py serves it.
+    \b
+    Batching: define batch_predict_fn(batch, model) instead of predict_fn (SAGEMAKER_MAX_BATCH_SIZE,
+    SAGEMAKER_MAX_BATCH_WAIT_MS).
 
     Settings are environment variables: see the README's "The inference server" section.
     """

@@ -231,6 +231,12 @@ def test_serve_help_lists_each_protocols_routes_and_the_handlers_inputs() -> Non
     shown = subprocess.run(
         [sys.executable, "-m", "smtoolkit", "serve", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for expected in ("POST /invocations", "POST $AIP_PREDICT_ROUTE", "POST /v2/models/NAME[/versions/V]/infer"):
+    for expected in (
+        "POST /invocations",
+        "POST $AIP_PREDICT_ROUTE",
+        "POST /v2/models/NAME[/versions/V]/infer",
+        "POST /models/NAME/invoke",
+        "batch_predict_fn(batch, model)",
+    ):
         assert expected in shown
     assert "context.parameters" in shown and "predict_fn(data, model) gets the decoded tensor" in shown
