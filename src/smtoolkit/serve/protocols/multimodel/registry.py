@@ -110,7 +110,9 @@ class ModelRegistry:
             current = self.store.record(name)
             if current is not None and current.load_id == record.load_id:
                 self._keep(record, handler)
-            return handler  # unloaded meanwhile: still answers the request that found it listed
+            else:
+                handler.close()  # unloaded meanwhile: no batcher thread may keep it; a closed one runs calls inline
+            return handler  # and it still answers the request that found it listed
 
     def loaded_here(self) -> list[str]:
         with self._lock:
