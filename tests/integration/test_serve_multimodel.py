@@ -38,7 +38,7 @@ MakeModel = Callable[..., str]
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.fixture(scope="module", params=("async", "sync"))
+@pytest.fixture(scope="module", params=("async", "sync", "gthread"))
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("mme")
     site = base / "site"  # PIP_TARGET keeps the test venv clean: per-model requirements install there
