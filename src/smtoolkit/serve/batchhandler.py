@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smtoolkit.config.batching import BatchingSettings
+from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.batching import Batcher
 from smtoolkit.serve.context import Context
 from smtoolkit.serve.handlers import ARGUMENTS, UserFunction, UserHandlers
@@ -49,3 +50,31 @@ def warn_if_unused(settings: BatchingSettings, function: UserFunction | None, so
     if function is None and batching_set:
         names = ", ".join(f"SAGEMAKER_{name.upper()}" for name in sorted(batching_set))
         logger.warning("%s is set but %s defines no %s: requests are not batched", names, source, BATCH_PREDICT_FN)
+
+
+def with_batching_concurrency(settings: ServingSettings, function: UserFunction | None, source: str) -> ServingSettings:
+    """A batch gathers the requests one worker runs at once, so a script with batch_predict_fn gets
+    SAGEMAKER_MAX_BATCH_SIZE threads per worker unless SAGEMAKER_MODEL_SERVER_THREADS is set; a smaller explicit
+    value, or the sync class (one request at a time), caps the batches, and that is said once at start."""
+    if function is None:
+        return settings
+    size = settings.max_batch_size
+    if settings.model_server_worker_class == "sync":
+        logger.warning(
+            "%s defines %s, but SAGEMAKER_MODEL_SERVER_WORKER_CLASS=sync runs one request at a time per worker: "
+            "batches hold one request (use async or gthread)",
+            source,
+            BATCH_PREDICT_FN,
+        )
+        return settings
+    if "model_server_threads" not in settings.model_fields_set:
+        logger.info("%s defines %s: each worker runs up to %d requests at once", source, BATCH_PREDICT_FN, size)
+        return settings.model_copy(update={"model_server_threads": size})
+    if settings.model_server_threads < size:
+        logger.warning(
+            "SAGEMAKER_MODEL_SERVER_THREADS=%d caps batches at %d requests (SAGEMAKER_MAX_BATCH_SIZE=%d)",
+            settings.model_server_threads,
+            settings.model_server_threads,
+            size,
+        )
+    return settings

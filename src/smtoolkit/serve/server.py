@@ -24,7 +24,7 @@ from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked, set_level
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import Protocols, create_app
-from smtoolkit.serve.batchhandler import warn_if_unused
+from smtoolkit.serve.batchhandler import warn_if_unused, with_batching_concurrency
 from smtoolkit.serve.code import has_endpoint_code, prepare_code
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
@@ -133,6 +133,7 @@ def run_server(
     user = load_script_handlers(script) if script is not None else None
     if user is not None:
         warn_if_unused(settings, user.batch_predict_fn, user.source)
+        settings = with_batching_concurrency(settings, user.batch_predict_fn, user.source)
     logger.info("Serving settings: %s", masked(settings.model_dump(mode="json")))
     if settings.multi_model:
         from smtoolkit.serve.multimodel_server import MultiModelServer

@@ -12,7 +12,12 @@ import pytest
 from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError, EntryPointError
-from smtoolkit.serve.batchhandler import batch_predictor, find_batch_predict_fn, warn_if_unused
+from smtoolkit.serve.batchhandler import (
+    batch_predictor,
+    find_batch_predict_fn,
+    warn_if_unused,
+    with_batching_concurrency,
+)
 from smtoolkit.serve.handlers import handlers_from
 
 
@@ -93,3 +98,33 @@ def test_bad_batching_variables_are_named(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=message):
         BatchingSettings.from_environ()
+
+
+def batch_predict_fn(batch: list[Any], model: Any) -> list[Any]:
+    return batch
+
+
+def test_a_batching_script_gets_a_batch_of_threads_unless_threads_are_set(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With one thread per worker (the default) requests never meet in a batch: batching would silently do
+    nothing."""
+    function = find_batch_predict_fn(*script(batch_predict_fn=batch_predict_fn))
+    monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
+    assert with_batching_concurrency(ServingSettings.from_environ(), function, "i.py").model_server_threads == 16
+    assert with_batching_concurrency(ServingSettings.from_environ(), None, "i.py").model_server_threads == 1
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_THREADS", "4")
+    with caplog.at_level(logging.WARNING):
+        assert with_batching_concurrency(ServingSettings.from_environ(), function, "i.py").model_server_threads == 4
+    assert "SAGEMAKER_MODEL_SERVER_THREADS=4 caps batches at 4 requests (SAGEMAKER_MAX_BATCH_SIZE=16)" in caplog.text
+
+
+def test_a_batching_script_on_sync_workers_is_told_its_batches_hold_one_request(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    function = find_batch_predict_fn(*script(batch_predict_fn=batch_predict_fn))
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "sync")
+    with caplog.at_level(logging.WARNING):
+        settings = with_batching_concurrency(ServingSettings.from_environ(), function, "i.py")
+    assert settings.model_server_threads == 1
+    assert "batches hold one request" in caplog.text
