@@ -45,10 +45,11 @@ def create_app(handler: InferenceHandler, settings: ServingSettings, protocols: 
     protocols = protocols or Protocols()
     router = Router(settings.max_payload_bytes).mount(SageMakerProtocol(handler, settings))
     if protocols.oip:
+        from smtoolkit.serve.protocols.oip.models import OneModel
         from smtoolkit.serve.protocols.oip.routes import OpenInferenceProtocol
 
-        version = settings.oip_model_version
-        router.mount(OpenInferenceProtocol(handler, settings.oip_model_name, version, settings.max_payload_bytes))
+        model = OneModel(handler, settings.oip_model_name, settings.oip_model_version)
+        router.mount(OpenInferenceProtocol(model, settings.max_payload_bytes))
     if protocols.vertex is not None:
         from smtoolkit.serve.protocols.vertex.routes import VertexProtocol
 

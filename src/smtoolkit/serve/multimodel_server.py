@@ -15,6 +15,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 from smtoolkit.config.launcher import LauncherSettings
+from smtoolkit.config.protocols import OIP, VERTEX
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
@@ -41,6 +42,7 @@ class MultiModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships
         self.endpoint = endpoint
         self.store: SharedStore | None = None
         self.budget = memory.budget_bytes(settings)
+        log_protocols(settings.serve_protocols)
         super().__init__()
 
     def load_config(self) -> None:
@@ -75,9 +77,26 @@ class MultiModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships
         registry = ModelRegistry(store, self.loader(store), self.budget)
         registry.watch(WATCH_INTERVAL_S)
         app = Router(self.settings.max_payload_bytes).mount(MultiModelProtocol(registry))
+        if OIP in self.settings.serve_protocols:
+            mount_open_inference(app, registry, self.settings.max_payload_bytes)
         return on_transport(app, self.settings)
 
     def loader(self, store: SharedStore) -> ModelLoader:
         installer = RequirementsInstaller(store.root / "installs", LauncherSettings.from_environ(), dict(os.environ))
         settings = self.settings
         return ModelLoader(self.endpoint, default_codecs(), settings.default_invocations_accept, installer, settings)
+
+
+def mount_open_inference(app: Router, registry: ModelRegistry, limit: int) -> None:
+    """The Open Inference Protocol's routes for every model of `registry`, and its model repository extension."""
+    from smtoolkit.serve.protocols.oip.repository import ModelRepository, RegistryModels
+    from smtoolkit.serve.protocols.oip.routes import OpenInferenceProtocol
+
+    app.mount(OpenInferenceProtocol(RegistryModels(registry), limit)).mount(ModelRepository(registry))
+
+
+def log_protocols(chosen: tuple[str, ...]) -> None:
+    """Say what a multi-model endpoint serves of SMTOOLKIT_SERVE_PROTOCOLS: OIP, not Vertex AI (one model only)."""
+    if VERTEX in chosen:
+        logger.warning("SMTOOLKIT_SERVE_PROTOCOLS names vertex: a multi-model endpoint does not serve Vertex AI")
+    logger.info("Multi-model endpoint protocols: %s", ", ".join(["sagemaker", *([OIP] if OIP in chosen else [])]))

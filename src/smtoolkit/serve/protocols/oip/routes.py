@@ -1,4 +1,4 @@
-"""The Open Inference Protocol's REST routes on the core router, for the one model `serve` loads:
+"""The Open Inference Protocol's REST routes on the core router, for the model(s) `models` serves:
 
     GET  /v2                                       server metadata
     GET  /v2/health/live, /v2/health/ready         200 live; ready once the model is loaded (503 before)
@@ -6,8 +6,9 @@
     GET  /v2/models/NAME[/versions/V]/ready        200 once loaded, 503 before
     POST /v2/models/NAME[/versions/V]/infer        tensors in, predict_fn, tensors out (userdata.py)
 
-NAME is SMTOOLKIT_OIP_MODEL_NAME (default "model"), V is SMTOOLKIT_OIP_MODEL_VERSION (no version routes answer
-unless it is set). Every error is {"error": "<message>"} with its status.
+For the one model `serve` loads (oip.models.OneModel), NAME is SMTOOLKIT_OIP_MODEL_NAME (default "model"), V is
+SMTOOLKIT_OIP_MODEL_VERSION (no version routes answer unless it is set); on a multi-model endpoint NAME is any
+loaded model (oip.repository). Every error is {"error": "<message>"} with its status.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import json
 from typing import Any
 
 from smtoolkit import __version__
-from smtoolkit.errors import EntryPointError, ModelNotReady, NotFound, did_you_mean
+from smtoolkit.errors import EntryPointError, ModelNotReady
 from smtoolkit.serve.core.messages import Request, Response
-from smtoolkit.serve.core.router import Endpoint, Router
+from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.protocols.errorbody import error_body_response
 from smtoolkit.serve.protocols.oip.encoding import decoded_body
-from smtoolkit.serve.protocols.oip.metadata import TensorMetadata, model_metadata, server_metadata
+from smtoolkit.serve.protocols.oip.metadata import EXTENSIONS, TensorMetadata, model_metadata, server_metadata
+from smtoolkit.serve.protocols.oip.models import ServedModels
 from smtoolkit.serve.protocols.oip.request import HEADER_LENGTH, parse_request
 from smtoolkit.serve.protocols.oip.response import JSON_TYPE, InferenceResponse, encode_response
 from smtoolkit.serve.protocols.oip.tensor import numpy_module
@@ -47,68 +49,59 @@ def _fields(item: Any) -> dict[str, Any]:
 
 
 class OpenInferenceProtocol:
-    def __init__(
-        self, handler: InferenceHandler, name: str, version: str | None = None, limit: int | None = None
-    ) -> None:
-        if handler.user.transform_fn:
-            raise EntryPointError(
-                f"{handler.user.source} defines transform_fn, which takes a body; the Open Inference Protocol "
-                "hands tensors to predict_fn, so define predict_fn (or serve without oip)"
-            )
-        self.handler, self.name, self.version, self.limit = handler, name, version, limit
+    """The routes, answered by `models` (OneModel, or a multi-model endpoint's registry)."""
+
+    def __init__(self, models: ServedModels, limit: int | None = None) -> None:
+        self.models, self.limit = models, limit
 
     def register(self, router: Router) -> None:
         router.answer_errors("/v2", error_body_response)
         router.answer_errors("/v2/", error_body_response)
         router.add("GET", "/v2", self.server, blocking=False)
         router.add("GET", "/v2/health/live", self.live, blocking=False)
-        router.add("GET", "/v2/health/ready", self.ready, blocking=False)
+        router.add("GET", "/v2/health/ready", self.server_ready, blocking=False)
+        instant = self.models.instant
         for base in (MODEL, VERSION):
-            router.add("GET", base, self._checked(self.metadata), blocking=False)
-            router.add("GET", f"{base}/ready", self._checked(self.ready), blocking=False)
-            router.add("POST", f"{base}/infer", self._checked(self.infer))
+            router.add("GET", base, self.metadata, blocking=not instant)
+            router.add("GET", f"{base}/ready", self.ready, blocking=not instant)
+            router.add("POST", f"{base}/infer", self.infer)
 
-    def _checked(self, endpoint: Endpoint) -> Endpoint:
-        """`endpoint` for this model's name (and version) only: 404 naming the model served otherwise."""
-
-        def checked(request: Request) -> Response:
-            self._check_model(request.path_params)
-            return endpoint(request)
-
-        return checked
-
-    def _check_model(self, params: dict[str, str]) -> None:
-        name, version = params["name"], params.get("version")
-        if name != self.name:
-            raise NotFound(f"no model {name!r}{did_you_mean(name, [self.name])}; this server has {self.name!r}")
-        if version is not None and version != self.version:
-            held = f"version {self.version!r}" if self.version else "no versions"
-            raise NotFound(f"model {name!r} has no version {version!r}; it has {held}")
+    def _handler(self, request: Request) -> InferenceHandler:
+        params = request.path_params
+        return self.models.handler(params["name"], params.get("version"))
 
     def server(self, request: Request) -> Response:
-        return Response.json(server_metadata(__version__))
+        return Response.json(server_metadata(__version__, (*EXTENSIONS, *self.models.extensions)))
 
     def live(self, request: Request) -> Response:
         return Response(200, [("Content-Type", JSON_TYPE)], _LIVE)
 
+    def server_ready(self, request: Request) -> Response:
+        if not self.models.server_ready():
+            raise ModelNotReady("the model is not loaded yet")
+        return Response.json({"ready": True})
+
     def ready(self, request: Request) -> Response:
-        if not self.handler.ready:
+        if not self._handler(request).ready:
             raise ModelNotReady("the model is not loaded yet")
         return Response.json({"ready": True})
 
     def metadata(self, request: Request) -> Response:
-        model = self.handler.model
+        name, model = request.path_params["name"], self._handler(request).model
         inputs, outputs = declared_tensors(model, "oip_inputs"), declared_tensors(model, "oip_outputs")
-        versions = [self.version] if self.version else []
-        return Response.json(model_metadata(self.name, inputs, outputs, versions, getattr(model, "oip_platform", "")))
+        platform = getattr(model, "oip_platform", "")
+        return Response.json(model_metadata(name, inputs, outputs, self.models.versions(name), platform))
 
     def infer(self, request: Request) -> Response:
+        handler = self._handler(request)
         body = decoded_body(request.body, request.headers.get("content-encoding"), self.limit)
         wanted = parse_request(body, request.headers.get(HEADER_LENGTH))
         data = user_data(wanted)
-        prediction = self.handler.predict(data, request.headers.pairs(), dict(wanted.parameters))
-        declared = declared_tensors(self.handler.model, "oip_outputs")
+        prediction = handler.predict(data, request.headers.pairs(), dict(wanted.parameters))
+        declared = declared_tensors(handler.model, "oip_outputs")
         outputs = output_tensors(prediction, declared, numpy_module(None))
-        answer = InferenceResponse(self.name, outputs, self.version, wanted.id)
+        name = request.path_params["name"]
+        version = request.path_params.get("version") or next(iter(self.models.versions(name)), None)
+        answer = InferenceResponse(name, outputs, version, wanted.id)
         encoded = encode_response(answer, wanted)
         return Response(200, list(encoded.headers.items()), encoded.body)
