@@ -87,7 +87,7 @@ class MultiModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships
         return ModelLoader(self.endpoint, default_codecs(), settings.default_invocations_accept, installer, settings)
 
 
-def mount_open_inference(app: Router, registry: ModelRegistry, limit: int) -> None:
+def mount_open_inference(app: Router, registry: ModelRegistry, limit: int | None) -> None:
     """The Open Inference Protocol's routes for every model of `registry`, and its model repository extension."""
     from smtoolkit.serve.protocols.oip.repository import ModelRepository, RegistryModels
     from smtoolkit.serve.protocols.oip.routes import OpenInferenceProtocol

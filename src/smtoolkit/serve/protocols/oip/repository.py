@@ -33,7 +33,7 @@ class RegistryModels:
     is loaded on demand, as for POST /models/NAME/invoke."""
 
     instant = False
-    extensions = (REPOSITORY,)
+    extensions: tuple[str, ...] = (REPOSITORY,)
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
