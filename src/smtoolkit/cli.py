@@ -122,6 +122,8 @@ def serve_command() -> None:
     Multi-model endpoint (SAGEMAKER_MULTI_MODEL=true), in place of the single-model routes:
       POST /models {"model_name", "url"}, GET /models, GET|DELETE /models/NAME, POST /models/NAME/invoke
       (or /invocations with X-Amzn-SageMaker-Target-Model); a model's own code/inference.py serves it.
+      With oip, /v2/models/NAME answers every loaded model by its name, and POST /v2/repository/index,
+      /v2/repository/models/NAME/load {"parameters": {"url": PATH}}, .../unload load and unload.
     \b
     Batching: define batch_predict_fn(batch, model) instead of predict_fn (SAGEMAKER_MAX_BATCH_SIZE,
     SAGEMAKER_MAX_BATCH_WAIT_MS).

@@ -41,13 +41,27 @@ def predict_fn(data, model):
     return {"y": np.asarray(data, np.float32) * model.factor, "pid": np.array([os.getpid()], np.int64)}
 """
 JSON = {"Content-Type": "application/json"}
-MakeModel = Callable[[str, float], str]
+MakeModel = Callable[..., str]
+TRANSFORM_SCRIPT = """
+def model_fn(model_dir):
+    return 1
+
+def transform_fn(model, body, content_type, accept):
+    return body
+"""
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, worker_class: str) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("oip-mme")
-    running = start(base, SCRIPT, worker_class, SAGEMAKER_MULTI_MODEL="true", SMTOOLKIT_SERVE_PROTOCOLS="oip")
+    running = start(
+        base,
+        SCRIPT,
+        worker_class,
+        SAGEMAKER_MULTI_MODEL="true",
+        SMTOOLKIT_SERVE_PROTOCOLS="oip",
+        SMTOOLKIT_OIP_MODEL_NAME="ignored",  # each model has its own name here: said unused at start-up
+    )
     try:
         wait_ready(running)
         yield running
@@ -66,10 +80,13 @@ def client(server: Server) -> Iterator[triton.InferenceServerClient]:
 
 @pytest.fixture
 def make_model(tmp_path: Path) -> MakeModel:
-    def make(name: str, factor: float) -> str:
+    def make(name: str, factor: float, script: str | None = None) -> str:
         folder = tmp_path / "models" / name
         folder.mkdir(parents=True)
         (folder / "factor.txt").write_text(str(factor))
+        if script is not None:
+            (folder / "code").mkdir()
+            (folder / "code" / "inference.py").write_text(script)
         return str(folder)
 
     return make
@@ -186,3 +203,13 @@ def test_bad_repository_requests_say_what_is_wrong(
     assert other.status == 409 and "unload it first" in other.json()["error"]
     assert server.request("GET", "/models/held").json()["modelUrl"] == url
     assert server.request("DELETE", "/models/held").status == 200
+
+
+def test_a_model_whose_script_takes_bodies_is_refused_by_name(server: Server, make_model: MakeModel) -> None:
+    assert "SMTOOLKIT_OIP_MODEL_NAME is set but unused" in server.output()
+    assert load(server, "bodies", make_model("bodies", 1, TRANSFORM_SCRIPT)).status == 200
+    tensor = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}]}
+    reply = post(server, "/v2/models/bodies/infer", tensor)
+    assert reply.status == 400 and "defines transform_fn" in reply.json()["error"]
+    assert server.request("POST", "/models/bodies/invoke", b"hi", **JSON).body == b"hi"  # SageMaker's route serves it
+    assert server.request("DELETE", "/models/bodies").status == 200

@@ -20,6 +20,7 @@ from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import UserHandlers
+from smtoolkit.serve.platforms import OIP_VARIABLES
 from smtoolkit.serve.protocols.multimodel import memory
 from smtoolkit.serve.protocols.multimodel.loader import ModelLoader
 from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
@@ -99,4 +100,7 @@ def log_protocols(chosen: tuple[str, ...]) -> None:
     """Say what a multi-model endpoint serves of SMTOOLKIT_SERVE_PROTOCOLS: OIP, not Vertex AI (one model only)."""
     if VERTEX in chosen:
         logger.warning("SMTOOLKIT_SERVE_PROTOCOLS names vertex: a multi-model endpoint does not serve Vertex AI")
+    for name in OIP_VARIABLES:
+        if name in os.environ:
+            logger.warning("%s is set but unused: on a multi-model endpoint each model answers by its own name", name)
     logger.info("Multi-model endpoint protocols: %s", ", ".join(["sagemaker", *([OIP] if OIP in chosen else [])]))
