@@ -42,7 +42,9 @@ def transform_fn(model, body, content_type, accept):
 """
 TRANSFORM_DRIVER = """
 import resource, sys
+from smtoolkit.logs import configure_logging
 from smtoolkit.transform.command import transform_command
+configure_logging("INFO")  # as the composition root (smtoolkit.entry) does: the summary is a log line
 try:
     transform_command.main(sys.argv[1:], prog_name="transform")
 finally:
