@@ -428,3 +428,19 @@ def test_a_local_package_dir_is_never_written_into(
         assert result.returncode == 0, result.stderr
     assert (base / "model" / "py").read_text() == "ok" and (base / "model" / "sh").read_text() == "-x 1\n"
     assert _snapshot(source) == before
+
+
+def test_code_run_in_place_still_reads_the_installed_bytecode(job_tree: Any, tmp_path: Path) -> None:
+    """Keeping the user's folder free of __pycache__ must not make every import compile again: a
+    PYTHONPYCACHEPREFIX moved the bytecode lookup of the stdlib and site-packages too (torch: seconds a rank)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(
+        "import importlib.util, json, os\n"
+        "open(os.environ['SM_MODEL_DIR'] + '/pyc', 'w').write(importlib.util.cache_from_source(json.__file__))\n"
+    )
+    base = _job(job_tree, "train.py", {}, sagemaker_submit_directory=json.dumps(str(source)))
+    (base / "model").mkdir(exist_ok=True)
+    result = _train(base)
+    assert result.returncode == 0, result.stderr
+    assert Path((base / "model" / "pyc").read_text()).parent == Path(json.__file__).parent / "__pycache__"
