@@ -340,7 +340,7 @@ def test_help_names_each_program_once() -> None:
         assert result.returncode == 0 and result.stdout.startswith(usage), result.stdout
     top = subprocess.run([*TRAIN[:-1], "--help"], capture_output=True, text=True).stdout
     words = " ".join(top.split())  # whole first sentences, however the lines are wrapped
-    assert "(the container's `serve`)." in words and "(the container's `train`)." in words
+    assert "all on one port with the same inference.py." in words and "(the container's `train`)." in words
     assert "Run a processing container's command with signal forwarding" in top
 
 
