@@ -307,10 +307,15 @@ def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, prel
 
 
 def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path, worker_class: str):
-    server = start(tmp_path / "opt" / "ml", "def predict_fn(data, model):\n    return data\n", worker_class)
+    script = "def predict_fn(data, model):\n    return data\n"
+    server = start(tmp_path / "opt" / "ml", script, worker_class, SAGEMAKER_MODEL_SERVER_TIMOUT="5")
     try:
         assert server.process.wait(20) == 2  # the entry point is wrong: a configuration error
         assert "defines no model_fn(model_dir)" in server.output()
+        assert (
+            "SAGEMAKER_MODEL_SERVER_TIMOUT is not a setting smtoolkit knows, so it is ignored (did you mean "
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT?)" in server.output()
+        )
     finally:
         stop(server)
 

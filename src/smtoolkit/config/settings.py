@@ -90,11 +90,34 @@ def problem(error: ErrorDetails, variables: Mapping[str, str]) -> Problem:
     return Problem(source=SOURCE, field=variables.get(name, name), message=message)
 
 
-def warn_unknown(environ: Mapping[str, str], prefix: str, known: Iterable[str]) -> list[str]:
+def warn_unknown(
+    environ: Mapping[str, str],
+    prefix: str,
+    known: Iterable[str],
+    *,
+    also_known: Iterable[str] = (),
+    near_misses_only: bool = False,
+) -> list[str]:
     """Log a warning for each `prefix` variable that is no setting (a typo), naming the closest valid one;
-    returns the unknown names. Such a variable is otherwise ignored, which would hide the typo."""
+    returns the unknown names. Such a variable is otherwise ignored, which would hide the typo.
+
+    `also_known`: names (or name prefixes ending in _) others read, never warned about nor suggested.
+    `near_misses_only`: warn only when a known name is close (compared without `prefix`), for a prefix that
+    others use too (SAGEMAKER_), where an unknown name is more likely theirs than a typo of ours."""
     valid = sorted(set(known))
-    unknown = sorted(name for name in environ if name.startswith(prefix) and name not in valid)
-    for name in unknown:
-        log.warning("%s is not a setting smtoolkit knows, so it is ignored%s", name, did_you_mean(name, valid))
+    others = tuple(also_known)
+    unknown = []
+    for name in sorted(environ):
+        if not name.startswith(prefix) or name in valid or name in others:
+            continue
+        if any(other.endswith("_") and name.startswith(other) for other in others):
+            continue
+        hint = did_you_mean(name, valid)
+        if near_misses_only:
+            suffixes = [choice.removeprefix(prefix) for choice in valid]
+            hint = did_you_mean(name.removeprefix(prefix), suffixes).replace("mean ", f"mean {prefix}")
+            if not hint:
+                continue
+        log.warning("%s is not a setting smtoolkit knows, so it is ignored%s", name, hint)
+        unknown.append(name)
     return unknown

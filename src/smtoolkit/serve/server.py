@@ -20,6 +20,7 @@ from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-un
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.serving import ServingSettings, load_serving_settings
+from smtoolkit.config.servingnames import check_serving_names
 from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked, set_level
 from smtoolkit.paths import JobPaths
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError.single("serve", f"takes no arguments, got {' '.join(args)}")
     settings = load_serving_settings()
     set_level(settings.container_log_level)
+    check_serving_names(os.environ)
     launcher = LauncherSettings.from_environ(os.environ)
     paths = JobPaths.from_env()
     if settings.multi_model and not has_endpoint_code(settings, paths):
