@@ -27,7 +27,7 @@ logger = logging.getLogger("smtoolkit")
 def run_command(body: Callable[[], int], failure_file: Path | None = None, max_bytes: int | None = None) -> NoReturn:
     """Run a command's body and end the process with its exit code; on an error, end as the table in
     smtoolkit.errors says (an error that is not ours is a defect: its traceback is logged)."""
-    from smtoolkit.errors import EntryPointError, SmtoolkitError, UserScriptError, exit_on
+    from smtoolkit.errors import EntryPointError, SmtoolkitError, UserScriptError, exit_on, users_part
 
     try:
         code = body()
@@ -37,7 +37,7 @@ def run_command(body: Callable[[], int], failure_file: Path | None = None, max_b
         elif isinstance(error, UserScriptError | EntryPointError) and error.__cause__ is not None:
             # the user's code raised (a model_fn, an import): its own traceback says where, once, without the
             # chain through our loader and gunicorn's arbiter that raised the error wrapping it
-            logger.error("%s", error, exc_info=error.__cause__)
+            logger.error("%s", error, exc_info=users_part(error.__cause__))
         exit_on(error, failure_file, max_bytes)
     sys.exit(code)
 

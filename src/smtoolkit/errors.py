@@ -163,6 +163,16 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {match[0]}?)" if match else ""
 
 
+def users_part(error: BaseException) -> BaseException:
+    """`error` (raised by the user's code) with the leading frames of smtoolkit's own, which called that code,
+    cut from its traceback: what is logged for the user starts in their code. Changes `error` in place."""
+    ours = str(Path(__file__).parent)
+    frames = error.__traceback__
+    while frames is not None and frames.tb_next is not None and frames.tb_frame.f_code.co_filename.startswith(ours):
+        frames = frames.tb_next
+    return error.with_traceback(frames)
+
+
 def exit_code_of(error: BaseException) -> int:
     """The exit code a command ends with on `error` (the table in the module docstring)."""
     if isinstance(error, ConfigError | EntryPointError):

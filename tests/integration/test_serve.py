@@ -119,6 +119,10 @@ def test_error_statuses_have_json_bodies_and_no_tracebacks(server: Server):
     _assert_json_error(crash, 500, "predict_fn failed with RuntimeError")
     assert b"secret-token-123" not in crash.body
     wait_for(lambda: "secret-token-123" in server.output(), 5, "the traceback in the server log")
+    # The user's traceback alone, once: not chained through our pipeline's and router's frames.
+    output = server.output()
+    assert 'inference.py", line' in output and "RuntimeError: secret-token-123" in output
+    assert "direct cause" not in output and "pipeline.py" not in output and "router.py" not in output
 
 
 def test_payload_over_the_limit_is_413_before_the_body_is_read(server: Server):
@@ -301,7 +305,7 @@ def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, prel
         assert "model_fn failed: OSError: no weights here" in output
         # The user's traceback once (per worker that loads it), not chained through gunicorn's internals.
         assert 1 <= output.count("Traceback") <= (1 if preload == "true" else 2) and "inference.py" in output
-        assert "direct cause" not in output and "gunicorn/arbiter.py" not in output
+        assert "direct cause" not in output and "gunicorn/arbiter.py" not in output and "pipeline.py" not in output
     finally:
         stop(server)
 

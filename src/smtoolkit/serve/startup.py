@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
-from smtoolkit.errors import LaunchError
+from smtoolkit.errors import LaunchError, users_part
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def load_in_background(load: Callable[[], object], is_ready: Callable[[], bool],
             load()
         except BaseException as exc:
             watchdog.cancel()  # one verdict per load: the timeout must not fire later as well
-            _exit_worker(f"worker {os.getpid()}: loading the model failed: {exc}", exc.__cause__ or exc)
+            _exit_worker(f"worker {os.getpid()}: loading the model failed: {exc}", users_part(exc.__cause__ or exc))
         else:
             watchdog.cancel()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from smtoolkit.errors import ServeError
+from smtoolkit.errors import ServeError, users_part
 from smtoolkit.serve.core.messages import Response
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,9 @@ def error_parts(error: BaseException, method: str, path: str) -> tuple[int, str,
     The message is the error's own for a ServeError, a pointer to the log for anything else."""
     if isinstance(error, ServeError):
         if error.status >= 500:
-            logger.error("%s %s: %s", method, path, error, exc_info=error)
+            # raised for the user's code (predict_fn...): its traceback alone says where, without our frames
+            cause = error.__cause__
+            logger.error("%s %s: %s", method, path, error, exc_info=users_part(cause) if cause else error)
         else:
             logger.info("%s %s: %d %s", method, path, error.status, error)
         return error.status, error.kind, str(error)
