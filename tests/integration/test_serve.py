@@ -280,6 +280,23 @@ def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path
             thread.join(10)
         assert time.monotonic() - started < 9  # well under the 25 s graceful timeout, even on a loaded machine
         assert [(r.status, r.json()) for r in replies] == [(200, {"sleep": 1})] * 2
+        assert "Error while closing socket" not in server.output()  # uvicorn-worker closed a closed socket
+    finally:
+        stop(server)
+
+
+def test_sigint_to_the_master_alone_ends_serve_within_seconds(tmp_path: Path, worker_class: str):
+    base = tmp_path / "opt" / "ml"
+    (base / "model").mkdir(parents=True)
+    (base / "model" / "release").touch()
+    server = start(base, SCRIPT, worker_class, SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT="25")
+    try:
+        wait_ready(server, 20)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: no waiting out the 25 s
+        assert server.process.wait(15) == 0
+        assert time.monotonic() - started < 5
+        assert "was sent SIG" not in server.output()  # neither SIGKILLed after 25 s nor killed while booting
     finally:
         stop(server)
 
