@@ -9,6 +9,7 @@ import http.client
 import io
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -325,6 +326,28 @@ def test_a_failing_model_fn_stops_the_server_with_its_error(tmp_path: Path, prel
         assert "direct cause" not in output and "gunicorn/arbiter.py" not in output and "pipeline.py" not in output
     finally:
         stop(server)
+
+
+def test_a_port_in_use_is_one_error_line_and_exit_2_before_the_model_loads(tmp_path: Path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        script = "def model_fn(model_dir):\n    print('model_fn ran', flush=True)\n    return lambda data: data\n"
+        server = start(tmp_path / "opt" / "ml", script, SAGEMAKER_BIND_TO_PORT=str(port))
+        try:
+            started = time.monotonic()
+            assert server.process.wait(20) == 2  # a configuration error
+            assert time.monotonic() - started < 4  # no five binds a second apart
+            output = server.output()
+            errors = [line for line in output.splitlines() if "error" in line.lower()]
+            assert errors == [
+                f"error: environment: cannot listen on 127.0.0.1 port {port}: address already in use "
+                f"(SAGEMAKER_BIND_TO_PORT={port})"
+            ]
+            assert "model_fn ran" not in output
+        finally:
+            stop(server)
 
 
 def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path, worker_class: str):

@@ -31,6 +31,7 @@ from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
+from smtoolkit.serve.listen import check_listen_address
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.platforms import protocols_from_environment
 from smtoolkit.serve.startup import load_in_background, load_while_answering
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_serving_settings()
     set_level(settings.container_log_level)
     check_serving_names(os.environ)
+    check_listen_address(settings)  # before the code is fetched and the model loaded
     launcher = LauncherSettings.from_environ(os.environ)
     paths = JobPaths.from_env()
     if settings.multi_model and not has_endpoint_code(settings, paths):
