@@ -126,6 +126,18 @@ def test_error_statuses_have_json_bodies_and_no_tracebacks(server: Server):
     assert "direct cause" not in output and "pipeline.py" not in output and "router.py" not in output
 
 
+def test_a_malformed_content_length_is_a_transport_400_and_the_worker_keeps_serving(server: Server):
+    # Rejected by the HTTP parser (httptools, gunicorn's) before any route: not the JSON body (README "Bodies").
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n")
+        raw.sendall(b"Content-Length: abc\r\n\r\n[1]")
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Traceback" not in answer
+    assert server.invoke(b"[1]", "application/json").json() == [1]
+
+
 def test_payload_over_the_limit_is_413_before_the_body_is_read(server: Server):
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
