@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.serving import Reply, Server, start, stop, wait_for, wait_ready
+from tests.integration.serving import Reply, Server, free_port, start, stop, wait_for, wait_ready
 from tests.integration.test_train import _wheel
 
 ENDPOINT_SCRIPT = """
@@ -236,3 +236,23 @@ def test_the_store_lives_in_shared_memory_while_serving_and_is_removed_at_exit(t
         stop(server)
     assert server.process.returncode == 0
     assert not store.exists()
+
+
+def test_vertex_variables_never_move_a_multi_model_endpoint_off_its_port(tmp_path: Path) -> None:
+    """Vertex AI is not served on a multi-model endpoint: AIP_* (as Vertex would set them) must not move the port
+    to AIP_HTTP_PORT nor fetch AIP_STORAGE_URI, and the start-up says Vertex is not served."""
+    server = start(
+        tmp_path,
+        ENDPOINT_SCRIPT,
+        "sync",
+        SAGEMAKER_MULTI_MODEL="true",
+        AIP_MODE="PREDICTION",
+        AIP_HTTP_PORT=str(free_port()),
+        AIP_STORAGE_URI=str(tmp_path / "no-such-model"),
+    )
+    try:
+        wait_ready(server)
+        assert "Serving protocols" not in server.output()
+    finally:
+        stop(server)
+    assert server.process.returncode == 0

@@ -175,11 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_serving_settings()
     set_level(settings.container_log_level)
     check_serving_names(os.environ)
-    check_listen_address(settings)  # before the code is fetched and the model loaded
     launcher = LauncherSettings.from_environ(os.environ)
     paths = JobPaths.from_env()
-    if settings.multi_model and not has_endpoint_code(settings, paths):
-        return run_server(settings, None, paths.model_dir)  # each model brings its own code/inference.py
+    if settings.multi_model:  # SageMaker's routes (and OIP's when chosen); never Vertex AI's port or model
+        check_listen_address(settings)  # before the code is fetched and the model loaded
+        if not has_endpoint_code(settings, paths):
+            return run_server(settings, None, paths.model_dir)  # each model brings its own code/inference.py
+        return run_server(settings, prepare_code(settings, paths, launcher, os.environ).script, paths.model_dir)
     settings, protocols, model_dir = protocols_from_environment(settings, paths.model_dir)
+    check_listen_address(settings)  # the port chosen (Vertex AI: AIP_HTTP_PORT), before the code and the model
     code = prepare_code(settings, paths, launcher, os.environ)
     return run_server(settings, code.script, model_dir, protocols)
