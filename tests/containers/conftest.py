@@ -2,7 +2,8 @@
 imported into it, the top Dockerfile built on that base. Everything is built and run for real; nothing is mocked.
 
 Budget (measured on a 2-core machine): base rootfs 40-75 s (cached per day under work/containers on dev
-machines), import 3-8 s, smtoolkit image 16-29 s, sklearn image ~20 s, each container run 0.3-4 s; cold total ~145 s.
+machines), import 3-8 s, smtoolkit image 16-55 s (loaded machine), sklearn image ~20 s, everywhere image ~10 s,
+each container run 0.3-4 s; cold total ~160 s.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from tests.containers.base_image import default_cache_dir, import_base_image, rootfs_tarball
 from tests.containers.engine import DockerEngine, EngineError, start_engine
+from tests.containers.harness import container_name
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +71,15 @@ def build_image(engine: DockerEngine, context: Path, tag: str, base: str, timeou
 def smtoolkit_image(docker_engine: DockerEngine, base_image: str) -> str:
     """The repository's top Dockerfile, built from the working tree on the local base."""
     return build_image(docker_engine, REPO_ROOT, IMAGE_TAG, base_image)
+
+
+@pytest.fixture(scope="module")
+def bridge_network(docker_engine: DockerEngine) -> Iterator[str]:
+    """A user-defined bridge network: dockerd runs with --bridge=none, so `-p` needs a network to publish from
+    (docker-proxy forwards 127.0.0.1:PORT into it; no iptables involved). Removed after the module."""
+    name = container_name()
+    docker_engine.docker("network", "create", name)
+    try:
+        yield name
+    finally:
+        docker_engine.docker("network", "rm", name, check=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,18 +111,6 @@ def served_tree(tmp_path: Path) -> Path:
     (tree / "model" / "model.json").write_text(json.dumps({"mean": 1.5}))
     tree.chmod(0o755)
     return tree
-
-
-@pytest.fixture(scope="module")
-def bridge_network(docker_engine: DockerEngine) -> Iterator[str]:
-    """A user-defined bridge network: dockerd runs with --bridge=none, so `-p` needs a network to publish from
-    (docker-proxy forwards 127.0.0.1:PORT into it; no iptables involved). Removed after the module."""
-    name = container_name()
-    docker_engine.docker("network", "create", name)
-    try:
-        yield name
-    finally:
-        docker_engine.docker("network", "rm", name, check=False)
 
 
 def test_serve_answers_on_a_published_loopback_port_as_non_root(
