@@ -99,7 +99,8 @@ def process_command(command: tuple[str, ...]) -> None:
 
 
 @cli.command("serve")
-def serve_command() -> None:
+@click.option("--dry-run", is_flag=True, help="Print the plan (protocols, port, code, install steps) and exit.")
+def serve_command(dry_run: bool) -> None:
     """Serve the model on SageMaker's HTTP contract (the container's `serve`), and on Vertex AI's and the Open
     Inference Protocol's when chosen, all on one port with the same inference.py.
 
@@ -131,9 +132,10 @@ def serve_command() -> None:
     Settings are environment variables: see the README's "The inference server" section.
     """
     from smtoolkit.entry import run_command
-    from smtoolkit.serve.server import main as serve
+    from smtoolkit.serve.execute import DRY_RUN_FLAG
+    from smtoolkit.serve.execute import main as serve
 
-    run_command(lambda: serve([]))
+    run_command(lambda: serve([DRY_RUN_FLAG] if dry_run else []))
 
 
 def root() -> click.Group:

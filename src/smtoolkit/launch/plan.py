@@ -29,10 +29,8 @@ from smtoolkit.launch.backends import EnginePlan, build_engine_plan
 from smtoolkit.launch.entrypoint import EntryPoint
 from smtoolkit.logs import is_secret_key, mask_argv, mask_text
 from smtoolkit.usercode.deps import CodeArtifactRepository, InstallStep
-from smtoolkit.usercode.install import import_paths, install_steps, planned_env
+from smtoolkit.usercode.install import AFTER_FETCH, import_paths, install_steps, planned_env
 from smtoolkit.usercode.warmpool import WarmEnv
-
-AFTER_FETCH = "decided from the fetched code"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from smtoolkit.serve.app import create_app
     from smtoolkit.serve.context import Context
-    from smtoolkit.serve.server import main, run_server
+    from smtoolkit.serve.execute import main
+    from smtoolkit.serve.server import run_server
     from smtoolkit.serve.streaming import json_lines, sse
 
 __all__ = ["Context", "create_app", "json_lines", "main", "run_server", "sse"]
@@ -21,7 +22,7 @@ __all__ = ["Context", "create_app", "json_lines", "main", "run_server", "sse"]
 _WHERE = {
     "Context": "smtoolkit.serve.context",
     "create_app": "smtoolkit.serve.app",
-    "main": "smtoolkit.serve.server",
+    "main": "smtoolkit.serve.execute",
     "run_server": "smtoolkit.serve.server",
     "sse": "smtoolkit.serve.streaming",
     "json_lines": "smtoolkit.serve.streaming",

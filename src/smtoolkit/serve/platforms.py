@@ -1,12 +1,13 @@
 """Start-up for the platforms besides SageMaker: which protocols to speak, Vertex AI's port, and where its model
-comes from (AIP_STORAGE_URI, fetched in the master before the workers fork, while the server answers 503)."""
+comes from (AIP_STORAGE_URI, fetched in the master before the workers fork, while the server answers 503).
+Planned here (pure); the fetch is done by serve.execute."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from smtoolkit import storage
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.app import Protocols, choose_protocols
 from smtoolkit.serve.protocols.vertex.model import GS_SCHEME, fetch_model
-from smtoolkit.serve.protocols.vertex.settings import load_vertex_settings
+from smtoolkit.serve.protocols.vertex.settings import VertexSettings
 
 logger = logging.getLogger(__name__)
 
@@ -23,46 +24,67 @@ OIP_VARIABLES = ("SMTOOLKIT_OIP_MODEL_NAME", "SMTOOLKIT_OIP_MODEL_VERSION")
 VERTEX_VARIABLES = ("AIP_HTTP_PORT", "AIP_HEALTH_ROUTE", "AIP_PREDICT_ROUTE", "AIP_STORAGE_URI")
 
 
-def protocols_from_environment(settings: ServingSettings, model_dir: Path) -> tuple[ServingSettings, Protocols, Path]:
-    """(settings, protocols, model dir) to serve with: on Vertex AI the port is AIP_HTTP_PORT and the model is
-    AIP_STORAGE_URI's, fetched now; ConfigError naming a bad AIP_* variable."""
-    protocols = choose_protocols(settings, load_vertex_settings())
+@dataclass(frozen=True)
+class ModelSource:
+    """The folder model_fn reads, and the URI (Vertex AI's AIP_STORAGE_URI) fetched into it at start-up while the
+    server answers 503; `fetch` False: the folder is used as it is."""
+
+    directory: Path
+    uri: str | None = None
+    fetch: bool = False
+
+    def fetcher(self) -> Callable[[], object] | None:
+        """What fills the folder at start-up, None when nothing is fetched."""
+        return partial(fetch_model, self.uri, self.directory) if self.fetch else None
+
+
+def plan_protocols(
+    settings: ServingSettings, model_dir: Path, environ: Mapping[str, str] | None = None
+) -> tuple[ServingSettings, Protocols, ModelSource]:
+    """(settings, protocols, model) to serve with: on Vertex AI the port is AIP_HTTP_PORT and the model is
+    AIP_STORAGE_URI's (fetched later, by execute); ConfigError naming a bad AIP_* variable. Fetches nothing."""
+    environ = os.environ if environ is None else environ
+    protocols = choose_protocols(settings, VertexSettings.from_environ(environ))
     vertex = protocols.vertex
+    model = ModelSource(model_dir)
     if vertex is not None:
         port = vertex.http_port
-        if PORT_VARIABLE in os.environ and settings.bind_to_port != port:
+        if PORT_VARIABLE in environ and settings.bind_to_port != port:
             logger.warning(
                 "Vertex AI listens on AIP_HTTP_PORT=%d; %s=%d is not used", port, PORT_VARIABLE, settings.bind_to_port
             )
         settings = settings.model_copy(update={"bind_to_port": port})
-        model_dir, fetch = model_source(vertex.storage_uri, model_dir)
-        protocols = replace(protocols, fetch_model=fetch)
-        logger.info("Vertex AI: health GET %s, predictions POST %s", vertex.health_path, vertex.predict_path)
-    warn_unused(protocols)
-    logger.info("Serving protocols: %s on port %d", ", ".join(protocols.names), settings.bind_to_port)
-    return settings, protocols, model_dir
+        model = planned_model_source(vertex.storage_uri, model_dir)
+    warn_unused(protocols, environ)
+    return settings, protocols, model
+
+
+def planned_model_source(storage_uri: str | None, model_dir: Path) -> ModelSource:
+    """Where the model comes from: a gs:// URI or a local tarball is fetched into `model_dir` later (while the
+    server answers 503); a local folder is used in place; a bad URI is a ConfigError now."""
+    if storage_uri and (storage_uri.lower().startswith(GS_SCHEME) or _local_file(storage_uri)):
+        return ModelSource(model_dir, storage_uri, fetch=True)
+    return ModelSource(fetch_model(storage_uri, model_dir), storage_uri)  # a folder (or none): nothing fetched
 
 
 def model_source(storage_uri: str | None, model_dir: Path) -> tuple[Path, Callable[[], object] | None]:
-    """(the folder model_fn reads, what fills it at start-up): a gs:// URI or a local tarball is fetched into
-    `model_dir` later (while the server answers 503); a local folder is used in place; a bad URI is a ConfigError
-    now."""
-    if storage_uri and (storage_uri.lower().startswith(GS_SCHEME) or _local_file(storage_uri)):
-        return model_dir, partial(fetch_model, storage_uri, model_dir)
-    return fetch_model(storage_uri, model_dir), None
+    """(the folder model_fn reads, what fills it at start-up): planned_model_source as a folder and a fetcher."""
+    model = planned_model_source(storage_uri, model_dir)
+    return model.directory, model.fetcher()
 
 
 def _local_file(uri: str) -> bool:
     return ("://" not in uri or uri.lower().startswith(storage.FILE_SCHEME)) and storage.local_path(uri).is_file()
 
 
-def warn_unused(protocols: Protocols) -> list[str]:
+def warn_unused(protocols: Protocols, environ: Mapping[str, str] | None = None) -> list[str]:
     """Warn about each variable set for a protocol that is off (it would be ignored silently); their names."""
+    environ = os.environ if environ is None else environ
     unused = []
     if not protocols.oip:
-        unused += [name for name in OIP_VARIABLES if name in os.environ]
+        unused += [name for name in OIP_VARIABLES if name in environ]
     if protocols.vertex is None:
-        unused += [name for name in VERTEX_VARIABLES if name in os.environ]
+        unused += [name for name in VERTEX_VARIABLES if name in environ]
     for name in unused:
         logger.warning(
             "%s is set but unused: serving %s (add the protocol to SMTOOLKIT_SERVE_PROTOCOLS)",

@@ -2,14 +2,13 @@
 
 The model is loaded in the master before the workers fork, so they share it copy-on-write, unless
 SAGEMAKER_PRELOAD_MODEL=false asks for one load per worker. SIGTERM stops gracefully: workers finish their
-requests (SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT) and the exit status is 0.
+requests (SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT) and the exit status is 0. The command itself (settings, plan,
+start-up effects) is serve.execute's.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,16 @@ from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.errors import HaltServer  # type: ignore[import-untyped]
 from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-untyped]
 
-from smtoolkit.config.launcher import LauncherSettings
-from smtoolkit.config.serving import ServingSettings, load_serving_settings
-from smtoolkit.config.servingnames import check_serving_names
+from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError
-from smtoolkit.logs import masked, set_level
-from smtoolkit.paths import JobPaths
+from smtoolkit.logs import masked
 from smtoolkit.serve.app import Protocols, create_app
 from smtoolkit.serve.batchhandler import warn_if_unused, with_batching_concurrency
-from smtoolkit.serve.code import has_endpoint_code, prepare_code
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
-from smtoolkit.serve.listen import check_listen_address
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.platforms import protocols_from_environment
 from smtoolkit.serve.startup import load_in_background, load_while_answering
 from smtoolkit.serve.wsgi import wsgi_app
 
@@ -158,31 +151,3 @@ def run_application(application: BaseApplication) -> int:
         logger.error("Stopped: %s", halt.reason)
         return int(halt.exit_status)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`serve`: settings from the environment, then run_server. Returns the exit status; an error propagates to
-    the CLI, which ends the command (smtoolkit.entry.run_command; logging is configured there).
-
-    Takes no options; a leading `serve` (as the platform appends it) is ignored. The code is fetched and its
-    requirements installed (serve.code) before the model loads.
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["serve"]:
-        args = args[1:]
-    if args:
-        raise ConfigError.single("serve", f"takes no arguments, got {' '.join(args)}")
-    settings = load_serving_settings()
-    set_level(settings.container_log_level)
-    check_serving_names(os.environ)
-    launcher = LauncherSettings.from_environ(os.environ)
-    paths = JobPaths.from_env()
-    if settings.multi_model:  # SageMaker's routes (and OIP's when chosen); never Vertex AI's port or model
-        check_listen_address(settings)  # before the code is fetched and the model loaded
-        if not has_endpoint_code(settings, paths):
-            return run_server(settings, None, paths.model_dir)  # each model brings its own code/inference.py
-        return run_server(settings, prepare_code(settings, paths, launcher, os.environ).script, paths.model_dir)
-    settings, protocols, model_dir = protocols_from_environment(settings, paths.model_dir)
-    check_listen_address(settings)  # the port chosen (Vertex AI: AIP_HTTP_PORT), before the code and the model
-    code = prepare_code(settings, paths, launcher, os.environ)
-    return run_server(settings, code.script, model_dir, protocols)

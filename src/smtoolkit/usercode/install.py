@@ -28,6 +28,8 @@ from smtoolkit.usercode import deps, warmenv, warmpool
 
 logger = logging.getLogger(__name__)
 
+AFTER_FETCH = "decided from the fetched code"  # what a plan says of install steps before the code is fetched
+
 
 @dataclass(frozen=True)
 class CodeInstall:

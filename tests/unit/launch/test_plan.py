@@ -14,8 +14,9 @@ from smtoolkit.config.engine import EngineSettings
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.training import TrainingEnv
 from smtoolkit.errors import CodeFetchError, ConfigError, EntryPointError
-from smtoolkit.launch.plan import AFTER_FETCH, LaunchPlan, plan_training
+from smtoolkit.launch.plan import LaunchPlan, plan_training
 from smtoolkit.launch.rank_main import RANK_DIR_VARIABLE
+from smtoolkit.usercode.install import AFTER_FETCH
 
 
 def _plan(install_requirements: bool = True, **environ: str) -> LaunchPlan:

@@ -15,8 +15,9 @@ import pytest
 
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
-from smtoolkit.serve import server, startup
-from smtoolkit.serve.server import gunicorn_options, main
+from smtoolkit.serve import execute, startup
+from smtoolkit.serve.execute import main
+from smtoolkit.serve.server import gunicorn_options
 
 
 def test_gunicorn_options_follow_the_settings():
@@ -39,12 +40,12 @@ def test_gunicorn_options_follow_the_settings():
 @pytest.fixture(autouse=True)
 def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     """main() sets the root logger's level; tests keep pytest's own."""
-    monkeypatch.setattr(server, "set_level", lambda level: None)
+    monkeypatch.setattr(execute, "set_level", lambda level: None)
 
 
 def test_main_refuses_arguments_and_bad_settings(monkeypatch: pytest.MonkeyPatch):
     """Errors propagate to the CLI, which ends every command by one table (exit 2 for these)."""
-    with pytest.raises(ConfigError, match="takes no arguments, got --port 1"):
+    with pytest.raises(ConfigError, match=r"takes no arguments but --dry-run, got --port 1"):
         main(["serve", "--port", "1"])
     monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "x")
     with pytest.raises(ConfigError, match="SAGEMAKER_BIND_TO_PORT: got 'x'"):

@@ -31,10 +31,7 @@ class VertexProtocol:
 
     def routes(self) -> list[tuple[str, str, str]]:
         """(method, path, the variable that set it) of each route this protocol adds."""
-        routes = [("POST", self.settings.predict_path, "AIP_PREDICT_ROUTE")]
-        if self.settings.health_path not in SHARED_HEALTH_ROUTES:
-            routes.insert(0, ("GET", self.settings.health_path, "AIP_HEALTH_ROUTE"))
-        return routes
+        return vertex_routes(self.settings)
 
     def register(self, router: Router) -> None:
         for method, path, _ in self.routes():
@@ -63,3 +60,11 @@ class VertexProtocol:
         if reply.stream is not None:
             raise ServeError("on the Vertex AI route the handlers must return the predictions, not a stream")
         return Response(200, [("Content-Type", JSON_TYPE)], predictions_body(reply.body, reply.content_type))
+
+
+def vertex_routes(settings: VertexSettings) -> list[tuple[str, str, str]]:
+    """(method, path, the variable that set it) of each route Vertex AI's protocol adds."""
+    routes = [("POST", settings.predict_path, "AIP_PREDICT_ROUTE")]
+    if settings.health_path not in SHARED_HEALTH_ROUTES:
+        routes.insert(0, ("GET", settings.health_path, "AIP_HEALTH_ROUTE"))
+    return routes
