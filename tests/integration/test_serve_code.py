@@ -4,13 +4,17 @@ requirements.txt installed from a local wheel folder before the workers start; f
 from __future__ import annotations
 
 import io
+import json
 import os
+import socket
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.serving import start, stop, wait_ready, worker_class
+from tests.integration.serving import server_env, start, stop, wait_ready, worker_class
 from tests.integration.test_train import _wheel
 from tests.s3server import S3Server
 
@@ -106,3 +110,31 @@ def test_a_failed_install_stops_serve_with_pips_error(tmp_path: Path, worker_cla
         assert "smtk-missing-package" in output and "Booting worker" not in output
     finally:
         stop(server)
+
+
+def test_dry_run_prints_the_plan_and_fetches_installs_binds_nothing(tmp_path: Path) -> None:
+    """The port is held by the test: a serve that tried it would fail (exit 2); the tarball is not unpacked."""
+    archive = tmp_path / "sourcedir.tar.gz"
+    archive.write_bytes(_tarball({"inference.py": SCRIPT, "requirements.txt": "smtk-serve-dep\n"}))
+    base = tmp_path / "ml"
+    base.mkdir()
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        extra = {"SAGEMAKER_SUBMIT_DIRECTORY": str(archive), "AIP_MODE": "PREDICTION", "AIP_HTTP_PORT": str(port)}
+        for _ in range(2):  # twice in a row: the first left nothing that changes the second
+            result = subprocess.run(
+                [sys.executable, "-m", "smtoolkit.serve", "serve", "--dry-run"],
+                env=server_env(base, port, extra),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+            plan = json.loads(result.stdout)
+            assert plan["listen"] == {"address": "127.0.0.1", "port": port}
+            assert plan["code"]["fetch"]["uri"] == str(archive) and "vertex" in plan["protocols"]
+            assert list(base.iterdir()) == []
+    typo = subprocess.run(
+        [sys.executable, "-m", "smtoolkit.serve", "--dry-rn"], env=server_env(base, port, {}), capture_output=True
+    )
+    assert typo.returncode == 2 and b"--dry-run" in typo.stderr

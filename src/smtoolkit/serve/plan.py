@@ -19,7 +19,7 @@ from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.protocols import OIP
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError
-from smtoolkit.logs import masked
+from smtoolkit.logs import mask_text, masked
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import Protocols
 from smtoolkit.serve.code import CodePlan, has_endpoint_code, plan_code
@@ -80,7 +80,7 @@ class ServePlan:
             "listen": {"address": settings.bind_to_address, "port": settings.bind_to_port},
             "model": {
                 "directory": str(self.model.directory),
-                **({"uri": self.model.uri, "fetch_at_start": self.model.fetch} if self.model.uri else {}),
+                **({"uri": mask_text(self.model.uri), "fetch_at_start": self.model.fetch} if self.model.uri else {}),
                 "preload": settings.preload_model,
             },
             "code": _describe_code(self.code),
@@ -99,7 +99,7 @@ class ServePlan:
             "payload_limit_bytes": settings.max_payload_bytes,
             "startup_timeout_s": settings.startup_timeout,
             "gunicorn": _describe_gunicorn(settings),
-            "settings": masked(settings.model_dump(mode="json")),
+            "settings": _masked_settings(settings),
         }
 
     def render(self) -> str:
@@ -143,11 +143,19 @@ def _describe_code(code: CodePlan | None) -> dict[str, Any] | None:
     source = code.source
     return {
         "search_dirs": [str(directory) for directory in source.search_dirs],
-        **({"fetch": {"uri": source.fetch_uri, "into": str(source.fetch_into)}} if source.fetch_uri else {}),
+        **({"fetch": {"uri": mask_text(source.fetch_uri), "into": str(source.fetch_into)}} if source.fetch_uri else {}),
         "script": AFTER_FETCH if code.script is None else str(code.script),
         "install": AFTER_FETCH if code.install is None else [shlex.join(step.argv) for step in code.install],
         **({"index": "CodeArtifact " + code.codeartifact_arn} if code.codeartifact_arn else {}),
         **({"warm_pool_env": code.warm_env.describe()} if code.warm_env else {}),
+    }
+
+
+def _masked_settings(settings: ServingSettings) -> dict[str, Any]:
+    """The settings as data, secret-looking names and URI parameters (a presigned URL's token) masked."""
+    return {
+        name: mask_text(value) if isinstance(value, str) else value
+        for name, value in masked(settings.model_dump(mode="json")).items()
     }
 
 

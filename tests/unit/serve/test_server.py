@@ -47,6 +47,8 @@ def test_main_refuses_arguments_and_bad_settings(monkeypatch: pytest.MonkeyPatch
     """Errors propagate to the CLI, which ends every command by one table (exit 2 for these)."""
     with pytest.raises(ConfigError, match=r"takes no arguments but --dry-run, got --port 1"):
         main(["serve", "--port", "1"])
+    with pytest.raises(ConfigError, match=r"got --dry-rn \(did you mean --dry-run\?\)"):
+        main(["--dry-rn"])
     monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "x")
     with pytest.raises(ConfigError, match="SAGEMAKER_BIND_TO_PORT: got 'x'"):
         main([])
