@@ -6,7 +6,8 @@ code, `error:` lines and failure file of the one table in smtoolkit.errors (`run
 The container's `train` (`smtoolkit train` under `ENTRYPOINT ["smtoolkit"]`) starts every training job, so it
 runs without click and without registering the other commands (~10 ms of each job's start). It takes what the
 click command takes: `--dry-run`; an unknown option is a usage error, other arguments are ignored with a
-warning. Everything else, and any help request, goes through the click CLI (smtoolkit.cli).
+warning. `serve` likewise runs without click: `--dry-run`, anything else refused naming the closest option.
+Everything else, and any help request, goes through the click CLI (smtoolkit.cli).
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def _train(dry_run: bool) -> int:
     return run_training(LauncherSettings.from_environ(), dry_run=dry_run)
 
 
+def serve(args: list[str]) -> NoReturn:
+    """`smtoolkit serve [--dry-run]` without click, as `train`: an unknown option is a ConfigError naming the
+    closest one (exit 2)."""
+    from smtoolkit.serve.execute import main as serve_command
+
+    run_command(lambda: serve_command(args))
+
+
 def _click(name: str | None, args: list[str], prog_name: str | None = None) -> NoReturn:
     """The click CLI (or one of its commands, as its own program); click ends the process itself."""
     from smtoolkit.cli import root
@@ -98,6 +107,8 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["train"] and HELP_FLAGS.isdisjoint(args):
         train(args[1:])
+    if args[:1] == ["serve"] and HELP_FLAGS.isdisjoint(args):
+        serve(args[1:])
     _click(None, args)
 
 
@@ -128,4 +139,6 @@ def _script(name: str) -> None:
         args = args[1:]
     if name == "train" and HELP_FLAGS.isdisjoint(args):
         train(args)
+    if name == "serve" and HELP_FLAGS.isdisjoint(args):
+        serve(args)
     _click(name, args)

@@ -35,3 +35,15 @@ def test_train_options() -> None:
     assert train_dry_run(["--dry-run"]) is True and train_dry_run(["ignored"]) is False
     with pytest.raises(ConfigError, match=r"no such option: --dry_run \(did you mean --dry-run\?\)"):
         train_dry_run(["--dry_run"])
+
+
+def test_serve_options_without_click() -> None:
+    """`serve` (as the platform runs it) and `serve --dry-run` take the same path; a typo names the option."""
+    from smtoolkit.serve.execute import serve_dry_run
+
+    assert serve_dry_run([]) is False and serve_dry_run(["serve"]) is False
+    assert serve_dry_run(["serve", "--dry-run"]) is True
+    with pytest.raises(ConfigError, match=r"got --dryrun \(did you mean --dry-run\?\)"):
+        serve_dry_run(["--dryrun"])
+    with pytest.raises(ConfigError, match="got extra"):
+        serve_dry_run(["--dry-run", "extra"])
