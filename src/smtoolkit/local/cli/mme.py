@@ -5,6 +5,7 @@ Top-level imports stay light (click and the standard library); the command impor
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -26,7 +27,11 @@ def local_mme_command(models: Path, port: int, address: str, code: Path | None, 
     """Serve MODELS (a folder of NAME.tar.gz files) as a multi-model endpoint: POST /models/NAME/invoke (or
     /invocations with X-Amzn-SageMaker-Target-Model) loads NAME on its first call, unloading the least recently
     used model when the server answers 507, as the platform does. SAGEMAKER_* variables reach `serve`."""
-    from smtoolkit.entry import run_command
+    from smtoolkit.errors import SmtoolkitError, exit_on
     from smtoolkit.local.platform.mmelocal import run_local_mme
 
-    run_command(lambda: run_local_mme(models, address, port, code, work_dir))
+    try:
+        status = run_local_mme(models, address, port, code, work_dir)
+    except SmtoolkitError as error:
+        exit_on(error)
+    sys.exit(status)
