@@ -30,7 +30,7 @@ from smtoolkit.serve.server import gunicorn_options
 from smtoolkit.usercode.install import AFTER_FETCH
 
 AFTER_IMPORT = "decided from the script at start"
-SAGEMAKER_ROUTES = ("GET /ping", "POST /invocations", "GET /execution-parameters")
+CONTRACT_ROUTES = ("GET /ping", "POST /invocations", "GET /execution-parameters")
 MULTI_MODEL_ROUTES = (
     "GET /ping",
     "POST /models",
@@ -63,7 +63,7 @@ class ServePlan:
     def routes(self) -> dict[str, list[str]]:
         """Each protocol's routes."""
         oip = self.settings.oip_model_name
-        routes = {"sagemaker": list(MULTI_MODEL_ROUTES if self.multi_model else SAGEMAKER_ROUTES)}
+        routes = {"sagemaker": list(MULTI_MODEL_ROUTES if self.multi_model else CONTRACT_ROUTES)}
         if self.protocols.vertex is not None:
             routes["vertex"] = [f"{method} {path}" for method, path, _ in vertex_routes(self.protocols.vertex)]
         if self.protocols.oip:
@@ -131,7 +131,7 @@ def plan_serving(
 def _check_vertex_routes(vertex: VertexSettings, protocols: Protocols) -> None:
     """ConfigError when a route set by AIP_* is SageMaker's (as create_app finds at start, said before it)."""
     for method, path, variable in vertex_routes(vertex):
-        if f"{method} {path}" in SAGEMAKER_ROUTES:
+        if f"{method} {path}" in CONTRACT_ROUTES:
             raise ConfigError.single(
                 "environment", f"{method} {path} is already a route of {' or '.join(protocols.names)}", variable
             )
