@@ -409,3 +409,19 @@ def test_async_a_call_past_the_timeout_is_a_504_and_its_worker_is_replaced(tmp_p
         assert server.invoke(b'{"whoami": 1}', "application/json").status == 200
     finally:
         stop(server)
+
+
+@pytest.mark.parametrize("preload", ["true", "false"])
+def test_start_up_objects_are_frozen_out_of_the_collectors_sight_in_every_worker(tmp_path: Path, preload: str):
+    """gc.freeze after start-up (in the master before the fork, or in a worker after its own load): full
+    collections under load then walk only what serving creates, not every import and the model."""
+    script = "import gc\n\ndef model_fn(model_dir):\n    return None\n\ndef predict_fn(data, model):\n"
+    script += "    return gc.get_freeze_count()\n"
+    server = start(tmp_path, script, "async", SAGEMAKER_PRELOAD_MODEL=preload, SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    try:
+        wait_ready(server)
+        reply = server.invoke(b"1", "application/json")
+        assert reply.status == 200, reply.body
+        assert reply.json() > 10_000  # the interpreter, gunicorn, uvicorn, smtoolkit: tens of thousands
+    finally:
+        stop(server)

@@ -97,3 +97,43 @@ def test_a_batch_that_raises_fails_exactly_its_requests_with_the_json_error(serv
         else:
             assert (reply.status, reply.json()["id"]) == (200, item)
     assert "Traceback" in server.output()  # the traceback goes to the log, never to the client
+
+
+def test_on_async_a_request_waiting_for_its_batch_holds_no_thread(tmp_path: Any) -> None:
+    """One handler thread per worker, yet 16 concurrent requests share batches of up to 8: each waits for its
+    batch on the event loop; on gthread the same settings would give batches of one."""
+    started = start(
+        tmp_path,
+        SCRIPT,
+        "async",
+        SAGEMAKER_MODEL_SERVER_WORKERS="1",
+        SAGEMAKER_MODEL_SERVER_THREADS="1",
+        SAGEMAKER_MAX_BATCH_SIZE=str(MAX_BATCH),
+        SAGEMAKER_MAX_BATCH_WAIT_MS="50",
+        BATCH_LOG=str(tmp_path / "batches.jsonl"),
+    )
+    try:
+        wait_ready(started)
+        ids = list(range(3000, 3016))
+        replies = _send_all(started, ids)
+        assert [reply.json()["id"] for reply in replies] == ids
+        batches = _batches(started)
+        assert sorted(i for batch in batches for i in batch) == ids
+        assert max(len(batch) for batch in batches) == MAX_BATCH, batches
+        assert "caps batches" not in started.output()
+    finally:
+        stop(started)
+
+
+def test_a_batch_running_past_the_timeout_is_a_504_and_the_worker_is_replaced(tmp_path: Any) -> None:
+    script = "import time\n\ndef model_fn(model_dir):\n    return None\n\ndef batch_predict_fn(batch, model):\n"
+    script += "    time.sleep(3)\n    return batch\n"
+    started = start(tmp_path, script, "async", SAGEMAKER_MODEL_SERVER_TIMEOUT="1", SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    try:
+        wait_ready(started)
+        reply = started.invoke(b"[1]", "application/json")
+        assert reply.status == 504, reply.body
+        assert reply.json()["type"] == "HandlerTimeout"
+        wait_ready(started)  # the replacement worker answers
+    finally:
+        stop(started)

@@ -16,7 +16,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from smtoolkit.errors import ServeError
 from smtoolkit.serve.core.body import BodyBuffer
@@ -32,6 +32,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _END = object()
+T = TypeVar("T")
 
 
 class HandlerTimeout(ServeError):
@@ -101,27 +102,44 @@ class ASGIAdapter:
         await StreamSender(self, response, f"{method} {path}").run(send, receive)
 
     async def _call(self, resolved: Resolved, request: Request) -> Response:
-        route = resolved.route
+        route, router = resolved.route, self.router
         if not route.blocking:
-            return self.router.call(resolved, request)
+            return router.finish(router.call(resolved, request), request)
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        try:
+            answer = await self._run(route, partial(router.call, resolved, request), deadline)
+            if isinstance(answer, Response):
+                return answer
+            try:  # waiting for its batch on the loop: no thread is held meanwhile
+                value = await _until(answer.source.wait_async(), deadline)
+            except TimeoutError:
+                raise
+            except Exception as error:  # the batch's error
+                return router.error_response(error, request)
+            return await self._run(route, partial(router.complete, answer, value, request), deadline)
+        except TimeoutError:
+            return self._timed_out(request)
+
+    async def _run(self, route: Route, call: Callable[[], T], deadline: float) -> T:
+        """`call` (user code) inline when its route has proven fast, else in the pool; TimeoutError past
+        `deadline`."""
         placement = self._placements.get(route)
         if placement is None:
             placement = self._placements[route] = Placement(self.inline_calls)
         if placement.inline:
-            return placement.timed(partial(self.router.call, resolved, request), inline=True)
-        call = partial(placement.timed, partial(self.router.call, resolved, request), False)
-        future = asyncio.get_running_loop().run_in_executor(self.pool, call)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
-        except TimeoutError:
-            logger.error(
-                "A handler ran over %s s (SAGEMAKER_MODEL_SERVER_TIMEOUT); it cannot be stopped in its thread, "
-                "so this worker stops and gunicorn starts a new one",
-                self.timeout,
-            )
-            os.kill(os.getpid(), signal.SIGTERM)
-            timeout = HandlerTimeout(f"the handler ran over {self.timeout} s")
-            return self.router.error_response(timeout, request)
+            return placement.timed(call, inline=True)
+        loop = asyncio.get_running_loop()
+        return await _until(loop.run_in_executor(self.pool, partial(placement.timed, call, False)), deadline)
+
+    def _timed_out(self, request: Request) -> Response:
+        logger.error(
+            "A handler ran over %s s (SAGEMAKER_MODEL_SERVER_TIMEOUT); it cannot be stopped in its thread, "
+            "so this worker stops and gunicorn starts a new one",
+            self.timeout,
+        )
+        os.kill(os.getpid(), signal.SIGTERM)
+        timeout = HandlerTimeout(f"the handler ran over {self.timeout} s")
+        return self.router.error_response(timeout, request)
 
     async def _read_body(self, receive: Receive, request: Request) -> bytes:
         declared = request.content_length
@@ -135,6 +153,29 @@ class ASGIAdapter:
             buffer.add(message.get("body", b""))
             if not message.get("more_body", False):
                 return buffer.finish()
+
+
+async def _until(future: asyncio.Future[T], deadline: float) -> T:
+    """`future`'s result, or TimeoutError at `deadline` (loop time), `future` then cancelled: one timer, where
+    asyncio.wait_for would add a task and a shield."""
+    if future.done():
+        return future.result()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        future.cancel()
+
+    timer = asyncio.get_running_loop().call_at(deadline, expire)
+    try:
+        return await future
+    except asyncio.CancelledError:
+        if expired:
+            raise TimeoutError from None
+        raise
+    finally:
+        timer.cancel()
 
 
 class StreamSender:

@@ -53,13 +53,15 @@ def warn_if_unused(settings: BatchingSettings, function: UserFunction | None, so
 
 
 def with_batching_concurrency(settings: ServingSettings, function: UserFunction | None, source: str) -> ServingSettings:
-    """A batch gathers the requests one worker runs at once, so a script with batch_predict_fn gets
-    SAGEMAKER_MAX_BATCH_SIZE threads per worker unless SAGEMAKER_MODEL_SERVER_THREADS is set; a smaller explicit
-    value, or the sync class (one request at a time), caps the batches, and that is said once at start."""
+    """On the async class a request waiting for its batch holds no thread, so batches fill up to
+    SAGEMAKER_MAX_BATCH_SIZE whatever SAGEMAKER_MODEL_SERVER_THREADS says. On gthread a batch gathers the requests
+    one worker runs at once: a script with batch_predict_fn gets SAGEMAKER_MAX_BATCH_SIZE threads per worker
+    unless SAGEMAKER_MODEL_SERVER_THREADS is set, and a smaller explicit value caps the batches. The sync class
+    runs one request at a time, so its batches hold one. What caps batches is said once at start."""
     if function is None:
         return settings
-    size = settings.max_batch_size
-    if settings.model_server_worker_class == "sync":
+    size, worker_class = settings.max_batch_size, settings.model_server_worker_class
+    if worker_class == "sync":
         logger.warning(
             "%s defines %s, but SAGEMAKER_MODEL_SERVER_WORKER_CLASS=sync runs one request at a time per worker: "
             "batches hold one request (use async or gthread)",
@@ -67,12 +69,15 @@ def with_batching_concurrency(settings: ServingSettings, function: UserFunction 
             BATCH_PREDICT_FN,
         )
         return settings
+    if worker_class != "gthread":
+        return settings
     if "model_server_threads" not in settings.model_fields_set:
-        logger.info("%s defines %s: each worker runs up to %d requests at once", source, BATCH_PREDICT_FN, size)
+        logger.info("%s defines %s: each gthread worker runs up to %d requests at once", source, BATCH_PREDICT_FN, size)
         return settings.model_copy(update={"model_server_threads": size})
     if settings.model_server_threads < size:
         logger.warning(
-            "SAGEMAKER_MODEL_SERVER_THREADS=%d caps batches at %d requests (SAGEMAKER_MAX_BATCH_SIZE=%d)",
+            "SAGEMAKER_MODEL_SERVER_THREADS=%d caps batches at %d requests on gthread workers "
+            "(SAGEMAKER_MAX_BATCH_SIZE=%d)",
             settings.model_server_threads,
             settings.model_server_threads,
             size,

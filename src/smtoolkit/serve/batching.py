@@ -5,11 +5,15 @@ result back. One dispatcher thread per worker process takes the oldest waiting i
 that item has waited `max_wait_s` or `max_size` items are there, calls the function once with the combined
 batch (see batchdata) and hands each waiter its share. Batches run one at a time: the model sees one batch
 after another, never two at once. A batch that raises fails exactly its requests.
+
+A waiter on an event loop holds an asyncio future, and a batch's results reach each loop in one call: one
+wake-up of the loop per batch rather than one per request, and no thread held while the batch forms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import os
@@ -29,11 +33,20 @@ logger = logging.getLogger(__name__)
 BatchFunction = Callable[[Any], Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Waiter:
+    """One request's item and where its share goes: a thread's Future, or a future of an event loop."""
+
     item: Any
+    future: Future[Any] | asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop | None = None
     arrived: float = field(default_factory=time.monotonic)
-    future: Future[Any] = field(default_factory=Future)
+
+    def claim(self) -> bool:
+        """Whether the request still wants its share (a cancelled await, as on a timeout, does not)."""
+        if isinstance(self.future, Future):
+            return self.future.set_running_or_notify_cancel()
+        return not self.future.cancelled()
 
 
 class Batcher:
@@ -52,11 +65,24 @@ class Batcher:
 
     def submit(self, item: Any) -> Any:
         """The result for `item`, once its batch has run; the batch's ServeError if it failed."""
-        return self._enqueue(item).result()
+        return self.enqueue(item).result()
 
     async def submit_async(self, item: Any) -> Any:
         """`submit` for a coroutine: the event loop stays free while the batch waits and runs."""
-        return await asyncio.wrap_future(self._enqueue(item))
+        return await self.enqueue_async(item)
+
+    def enqueue(self, item: Any) -> Future[Any]:
+        """The future result of `item`, for a thread to wait on."""
+        future: Future[Any] = Future()
+        self._add(_Waiter(item, future))
+        return future
+
+    def enqueue_async(self, item: Any) -> asyncio.Future[Any]:
+        """The future result of `item` on the running event loop (call it on the loop's thread)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._add(_Waiter(item, future, loop))
+        return future
 
     def close(self) -> None:
         """Stop the dispatcher once what was submitted has run; later submits run alone in their own thread."""
@@ -65,8 +91,7 @@ class Batcher:
             if self._thread is not None and self._pid == os.getpid():
                 self._queue.put(None)
 
-    def _enqueue(self, item: Any) -> Future[Any]:
-        waiter = _Waiter(item)
+    def _add(self, waiter: _Waiter) -> None:
         with self._lock:
             closed = self._closed
             if not closed and (self._thread is None or self._pid != os.getpid()):  # first use, or forked
@@ -78,7 +103,6 @@ class Batcher:
                 self._queue.put(waiter)
         if closed:
             self._run([waiter])
-        return waiter.future
 
     def _dispatch(self) -> None:
         pending = self._queue
@@ -106,7 +130,7 @@ class Batcher:
                 return
 
     def _run(self, group: Sequence[_Waiter]) -> None:
-        live = [w for w in group if w.future.set_running_or_notify_cancel()]  # drop cancelled awaits
+        live = [w for w in group if w.claim()]
         if not live:
             return
         try:
@@ -114,12 +138,10 @@ class Batcher:
             results = batchdata.split(batch, self._call(batch.data), self.name)
         except Exception as exc:  # a ServeError as is; anything else (numpy running out of memory...) a 500
             error = exc if isinstance(exc, ServeError) else ServeError(f"batching for {self.name} failed: {exc}")
-            for waiter in live:
-                waiter.future.set_exception(copy.copy(error))  # one instance per request thread
+            _deliver(live, [copy.copy(error) for _ in live], failed=True)  # one instance per request
             return
         logger.debug("%s ran a batch of %d", self.name, len(live))
-        for waiter, result in zip(live, results, strict=True):
-            waiter.future.set_result(result)
+        _deliver(live, results, failed=False)
 
     def _call(self, data: Any) -> Any:
         try:
@@ -129,3 +151,26 @@ class Batcher:
         except Exception as exc:
             logger.exception("%s failed on a batch", self.name)
             raise ServeError(f"{self.name} failed with {type(exc).__name__}; see the server log") from exc
+
+
+def _deliver(waiters: Sequence[_Waiter], outcomes: Sequence[Any], failed: bool) -> None:
+    """Each waiter's outcome (a result, or an exception when `failed`): threads' futures at once, each event
+    loop's in one call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for waiter, outcome in zip(waiters, outcomes, strict=True):
+        future = waiter.future
+        if waiter.loop is None:
+            assert isinstance(future, Future)
+            future.set_exception(outcome) if failed else future.set_result(outcome)
+        else:
+            assert isinstance(future, asyncio.Future)
+            by_loop.setdefault(waiter.loop, []).append((future, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: its worker is exiting and nobody awaits these
+            loop.call_soon_threadsafe(_settle, pairs, failed)
+
+
+def _settle(pairs: Sequence[tuple[asyncio.Future[Any], Any]], failed: bool) -> None:
+    for future, outcome in pairs:
+        if not future.done():  # an await given up (timeout) leaves its future cancelled
+            future.set_exception(outcome) if failed else future.set_result(outcome)

@@ -27,7 +27,7 @@ from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
 from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
 from smtoolkit.serve.protocols.multimodel.routes import MultiModelProtocol
 from smtoolkit.serve.protocols.multimodel.store import SharedStore
-from smtoolkit.serve.server import gunicorn_options, on_transport
+from smtoolkit.serve.server import configure_gunicorn, on_transport
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,7 @@ class MultiModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in gunicorn_options(self.settings).items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
+        configure_gunicorn(self.cfg, self.settings)
         self.cfg.set("when_ready", self.create_store)
         self.cfg.set("on_exit", self.discard_store)
 

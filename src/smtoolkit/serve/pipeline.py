@@ -6,9 +6,11 @@ predict_fn calls model.predict(data) (or model(data)), output_fn encodes by Acce
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, ModelNotReady, ServeError, UserScriptError
 from smtoolkit.serve.codecs import CodecRegistry, MediaType
 from smtoolkit.serve.context import Context
-from smtoolkit.serve.core.messages import Stream
+from smtoolkit.serve.core.messages import Pending, Stream
 from smtoolkit.serve.core.streams import as_bytes, is_stream
 from smtoolkit.serve.handlers import UserFunction, UserHandlers
 from smtoolkit.serve.streaming import StreamingBody
@@ -86,6 +88,24 @@ def _encoded_items(items: Any, codecs: CodecRegistry, accept: str) -> Stream:
                 items.close()  # the client went away: the user's generator's finally runs now
 
     return encoded_async() if isinstance(items, AsyncIterator) else encoded()
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchShare:
+    """A request's share of a batch_predict_fn call, waited for in a thread or on an event loop."""
+
+    batcher: Batcher
+    data: Any
+
+    def wait(self) -> Any:
+        return self.batcher.submit(self.data)
+
+    def wait_async(self) -> asyncio.Future[Any]:
+        return self.batcher.enqueue_async(self.data)
 
 
 class InferenceHandler:
@@ -175,6 +195,13 @@ class InferenceHandler:
             raise BadRequest(f"the body is not valid {content_type.name}: {exc}") from None
 
     def invoke(self, invocation: Invocation) -> Reply:
+        """One request's answer, waiting here for its batch if the script batches."""
+        answer = self.start_invoke(invocation)
+        return answer if isinstance(answer, Reply) else answer.finish()
+
+    def start_invoke(self, invocation: Invocation) -> Reply | Pending[Reply]:
+        """One request's answer; for a script with batch_predict_fn, a Pending one that is finished (encoded)
+        once the request's batch has run, so that an async adapter need not hold a thread while it waits."""
         model = self._model_or_503()
         user, context = self.user, self._context(invocation.headers, invocation.parameters)
         content_type = MediaType.parse(invocation.content_type)
@@ -193,21 +220,30 @@ class InferenceHandler:
             data = _call(user.input_fn, body, type_name, context=context)
         else:
             data = self.codecs.decode(invocation.body, content_type)
-        if self._batcher is not None:
-            prediction = self._batcher.submit(data)  # its share of one batch_predict_fn call with its neighbours
-        elif user.predict_fn:
+        if self._batcher is not None:  # its share of one batch_predict_fn call with its neighbours
+            return Pending(_BatchShare(self._batcher, data), partial(self._encode, accept=accept, context=context))
+        if user.predict_fn:
             prediction = _call(user.predict_fn, data, model, context=context)
         else:
             prediction = self._default_predict(data)
-        if not user.output_fn:
+        return self._encode(prediction, accept, context)
+
+    def _encode(self, prediction: Any, accept: str, context: Context) -> Reply:
+        """output_fn, else the encoder for `accept` (item by item for a streamed prediction)."""
+        if not self.user.output_fn:
             if is_stream(prediction):
                 return self._reply(_encoded_items(prediction, self.codecs, accept), accept, context)
             return self._reply(self.codecs.encode(prediction, accept), accept, context)
-        return self._reply(_call(user.output_fn, prediction, accept, context=context), accept, context)
+        return self._reply(_call(self.user.output_fn, prediction, accept, context=context), accept, context)
 
     def predict(self, data: Any, headers: Iterable[tuple[str, str]] = (), parameters: Any = None) -> Any:
         """predict_fn (else the model's predict) on data already decoded by a protocol (the Open Inference
         Protocol's tensors): input_fn and output_fn, which decode and encode bodies, are not called."""
+        prediction = self.start_predict(data, headers, parameters)
+        return prediction.finish() if isinstance(prediction, Pending) else prediction
+
+    def start_predict(self, data: Any, headers: Iterable[tuple[str, str]] = (), parameters: Any = None) -> Any:
+        """`predict`, or for a script with batch_predict_fn a Pending prediction (as in `start_invoke`)."""
         model = self._model_or_503()
         if self.user.transform_fn:
             raise ServeError(
@@ -215,6 +251,8 @@ class InferenceHandler:
             )
         if self.user.predict_fn:
             return _call(self.user.predict_fn, data, model, context=self._context(headers, parameters))
+        if self._batcher is not None:
+            return Pending(_BatchShare(self._batcher, data), _unchanged)
         return self._default_predict(data)
 
     def _default_predict(self, data: Any) -> Any:

@@ -1,7 +1,10 @@
 """Where the async worker runs a route's calls: in its thread pool, or on the event loop once proven fast.
 
 Handing a call to a thread and back costs more than a small model's whole predict (tens of microseconds, more
-on a loaded machine), so a route whose last FAST_STREAK calls each took under FAST_S runs inline. An inline call
+on a loaded machine), so a route whose last FAST_STREAK calls each took under FAST_S runs inline. In the pool
+"took" is the call's own CPU time, with its wall time under POOL_WALL_S: a pool thread's wall time also counts
+its waits for the GIL (up to the 5 ms switch interval each while the loop and other threads run), which would
+keep a fast route in the pool exactly when the worker is busiest. An inline call
 that takes over SLOW_S sends the route back to the pool, and each such call doubles the streak it must show
 again (and FORGIVE inline calls in a row that were not halve it), so a route that is often slow settles in the
 pool. "Takes" counts the call's own CPU time and any wait
@@ -23,6 +26,7 @@ T = TypeVar("T")
 FAST_S = 0.0005
 SLOW_S = 0.005  # above a loaded machine's usual scheduling hiccups, so that noise alone rarely sends a route back
 FAST_STREAK = 200
+POOL_WALL_S = 0.05  # a pool call over this, however little CPU it used, waited by choice: it is slow
 FORGIVE = 10_000
 
 
@@ -37,15 +41,25 @@ class Placement:
         self.quiet_inline_calls = 0
 
     def timed(self, function: Callable[[], T], inline: bool) -> T:
-        usage = resource.getrusage(resource.RUSAGE_THREAD) if inline else None
+        if not inline:
+            return self._timed_in_pool(function)
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
         started = time.perf_counter()
         try:
             return function()
         finally:
             seconds = time.perf_counter() - started
-            if usage is not None and seconds > SLOW_S and not _blocked(usage, seconds):
+            if seconds > SLOW_S and not _blocked(usage, seconds):
                 seconds = 0.0  # preempted by another process: not the call's doing
             self.learn(seconds, inline)
+
+    def _timed_in_pool(self, function: Callable[[], T]) -> T:
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        try:
+            return function()
+        finally:
+            cpu = time.thread_time() - cpu_started
+            self.learn(cpu if time.perf_counter() - started < POOL_WALL_S else POOL_WALL_S, inline=False)
 
     def learn(self, seconds: float, inline: bool) -> None:
         if inline:

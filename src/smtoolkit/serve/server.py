@@ -27,7 +27,7 @@ from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.startup import load_in_background, load_while_answering
+from smtoolkit.serve.startup import freeze_startup_objects, load_in_background, load_while_answering
 from smtoolkit.serve.wsgi import wsgi_app
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,19 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
     }
 
 
+def configure_gunicorn(cfg: Any, settings: ServingSettings) -> None:
+    """gunicorn's config set from `settings` (options an older gunicorn lacks are skipped), and the start-up
+    objects frozen before each fork (startup.freeze_startup_objects)."""
+    for key, value in gunicorn_options(settings).items():
+        if key in cfg.settings:
+            cfg.set(key, value)
+    cfg.set("pre_fork", _freeze_before_fork)
+
+
+def _freeze_before_fork(arbiter: Any, worker: Any) -> None:
+    freeze_startup_objects()
+
+
 class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     """gunicorn configured from ServingSettings, serving one InferenceHandler."""
 
@@ -81,9 +94,7 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in gunicorn_options(self.settings).items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
+        configure_gunicorn(self.cfg, self.settings)
         if self.settings.preload_model or self.fetch_model:
             self.cfg.set("when_ready", self.load_model_in_master)
 
@@ -103,10 +114,14 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
             raise SystemExit(0)
         logger.info("Model loaded in %.1f s; starting %d workers", time.monotonic() - started, arbiter.num_workers)
 
+    def _load_in_worker(self) -> None:
+        self.handler.load_model()
+        freeze_startup_objects()
+
     def load(self) -> Any:
         """Called in each worker after the fork: the app for the worker's transport (WSGI or ASGI)."""
         if not self.settings.preload_model:
-            load_in_background(self.handler.load_model, lambda: self.handler.ready, self.settings.startup_timeout)
+            load_in_background(self._load_in_worker, lambda: self.handler.ready, self.settings.startup_timeout)
         return on_transport(self.app, self.settings)
 
 

@@ -168,7 +168,7 @@ class WSGIAdapter:
                 start_response(status_line(response.status), _with_length(response))
                 return _Drained(response.body, environ, declared)
         else:
-            response = router.call(resolved, request)
+            response = router.finish(router.call(resolved, request), request)
         if response.stream is not None:
             stream = WSGIStream(response.stream, f"{method} {path}")
             try:

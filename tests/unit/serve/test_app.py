@@ -274,7 +274,7 @@ def test_an_unexpected_error_is_a_generic_500(monkeypatch: pytest.MonkeyPatch):
     def broken(invocation):
         raise KeyError("missing")
 
-    monkeypatch.setattr(handler, "invoke", broken)
+    monkeypatch.setattr(handler, "start_invoke", broken)
     assert_error(invoke(client(handler)), 500, "InternalServerError", "internal server error")
 
 

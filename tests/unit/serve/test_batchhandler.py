@@ -104,19 +104,31 @@ def batch_predict_fn(batch: list[Any], model: Any) -> list[Any]:
     return batch
 
 
-def test_a_batching_script_gets_a_batch_of_threads_unless_threads_are_set(
+def test_a_batching_script_on_gthread_gets_a_batch_of_threads_unless_threads_are_set(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With one thread per worker (the default) requests never meet in a batch: batching would silently do
-    nothing."""
+    """On gthread, with one thread per worker (the default) requests never meet in a batch: batching would
+    silently do nothing."""
     function = find_batch_predict_fn(*script(batch_predict_fn=batch_predict_fn))
     monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKER_CLASS", "gthread")
     assert with_batching_concurrency(ServingSettings.from_environ(), function, "i.py").model_server_threads == 16
     assert with_batching_concurrency(ServingSettings.from_environ(), None, "i.py").model_server_threads == 1
     monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_THREADS", "4")
     with caplog.at_level(logging.WARNING):
         assert with_batching_concurrency(ServingSettings.from_environ(), function, "i.py").model_server_threads == 4
-    assert "SAGEMAKER_MODEL_SERVER_THREADS=4 caps batches at 4 requests (SAGEMAKER_MAX_BATCH_SIZE=16)" in caplog.text
+    assert "SAGEMAKER_MODEL_SERVER_THREADS=4 caps batches at 4 requests on gthread workers" in caplog.text
+
+
+def test_a_batching_script_on_async_keeps_its_threads_since_waiting_requests_hold_none(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    function = find_batch_predict_fn(*script(batch_predict_fn=batch_predict_fn))
+    monkeypatch.setenv("SAGEMAKER_MAX_BATCH_SIZE", "16")
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_THREADS", "2")
+    with caplog.at_level(logging.WARNING):
+        assert with_batching_concurrency(ServingSettings.from_environ(), function, "i.py").model_server_threads == 2
+    assert "caps" not in caplog.text
 
 
 def test_a_batching_script_on_sync_workers_is_told_its_batches_hold_one_request(

@@ -150,6 +150,46 @@ def test_submit_async_batches_coroutines_without_blocking_the_loop() -> None:
     assert [len(b) for b in recorder.batches] == [16]
 
 
+def test_a_batch_reaches_an_event_loop_in_one_call_and_its_failure_reaches_every_waiter() -> None:
+    """One wake-up of the loop per batch, not one per request; a raising batch fails each awaiting request."""
+    recorder = Recorder(fail_on=99)
+    batcher = Batcher(recorder, "batch_predict_fn", max_size=8, max_wait_s=0.2)
+
+    async def main() -> tuple[list[Any], list[Any], int]:
+        loop = asyncio.get_running_loop()
+        calls = 0
+        original = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
+        good = await asyncio.gather(*(batcher.submit_async(i) for i in range(8)))
+        bad = await asyncio.gather(*(batcher.submit_async(i) for i in (1, 99)), return_exceptions=True)
+        return list(good), list(bad), calls
+
+    good, bad, calls = asyncio.run(main())
+    assert good == [i * 2 for i in range(8)]
+    assert all(isinstance(error, ServeError) and "ValueError" in str(error) for error in bad)
+    assert bad[0] is not bad[1]  # one instance per request
+    assert calls == 2  # two batches, one loop call each
+
+
+def test_an_await_given_up_before_its_batch_runs_is_left_out_of_the_batch() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder, "batch_predict_fn", max_size=8, max_wait_s=0.1)
+
+    async def main() -> Any:
+        dropped = batcher.enqueue_async(1)
+        dropped.cancel()  # as on a timeout
+        return await batcher.submit_async(2)
+
+    assert asyncio.run(main()) == 4
+    assert recorder.batches == [[2]]
+
+
 def test_after_close_the_dispatcher_stops_and_a_late_submit_still_gets_its_answer() -> None:
     batcher = Batcher(Recorder(), "batch_predict_fn", max_size=4, max_wait_s=0.0)
     assert batcher.submit(1) == 2

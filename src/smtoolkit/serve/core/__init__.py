@@ -3,11 +3,12 @@ on, body reading within the payload limit, JSON error answers, streamed bodies. 
 it on a transport; serve.protocols.sagemaker is the SageMaker contract as one protocol."""
 
 from smtoolkit.serve.core.errors import error_answer, error_response, json_body
-from smtoolkit.serve.core.messages import Headers, Request, Response, Stream
+from smtoolkit.serve.core.messages import Headers, Pending, Request, Response, Stream
 from smtoolkit.serve.core.router import Resolved, Route, Router, ServingProtocol
 
 __all__ = [
     "Headers",
+    "Pending",
     "Request",
     "Resolved",
     "Response",

@@ -5,12 +5,15 @@ A Response body is bytes, or a stream (a sync or async iterator of bytes) sent c
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 Stream = Iterator[bytes] | AsyncIterator[bytes]
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Headers(Mapping[str, str]):
@@ -91,3 +94,31 @@ class Response:
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Response:
         return cls.of(json.dumps(payload).encode(), "application/json", status)
+
+
+class Deferred(Protocol):
+    """A value computed elsewhere (a request's share of a batch), to wait for in a thread or on an event loop."""
+
+    def wait(self) -> Any: ...
+
+    def wait_async(self) -> asyncio.Future[Any]:
+        """A future of the running loop (call it on the loop's thread)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pending(Generic[T]):
+    """An answer waiting on work done elsewhere (a batch shared with other requests): `source` gives a value
+    and `then` makes the answer of it. A sync adapter waits in its thread (`finish`); the async one awaits
+    `source.wait_async()` on its event loop, so that a request waiting for its batch holds no thread."""
+
+    source: Deferred
+    then: Callable[[Any], T]
+
+    def map(self, function: Callable[[T], U]) -> Pending[U]:
+        then = self.then
+        return Pending(self.source, lambda value: function(then(value)))
+
+    def finish(self) -> T:
+        """The answer, waiting in this thread; raises what the source or `then` raised."""
+        return self.then(self.source.wait())

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from smtoolkit.errors import NotFound, PayloadTooLarge
 from smtoolkit.serve.core.errors import MethodNotAllowed, error_response
-from smtoolkit.serve.core.messages import Request, Response
+from smtoolkit.serve.core.messages import Pending, Request, Response
 
-Endpoint = Callable[[Request], Response]
+Answer = Response | Pending[Response]
+Endpoint = Callable[[Request], Answer]
 # How a protocol answers an error: the SageMaker contract's JSON (core.errors) unless it registers its own.
 ErrorAnswer = Callable[[BaseException, Request], Response]
 _PARAMETER = re.compile(r"\{(\w+)\}")
@@ -122,18 +123,34 @@ class Router:
         if limit is not None and declared is not None and declared > limit:
             raise PayloadTooLarge(f"the body has {declared} bytes; the limit is {limit} (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
 
-    def call(self, resolved: Resolved, request: Request) -> Response:
-        """The endpoint's answer; any error it raises as a JSON answer."""
+    def call(self, resolved: Resolved, request: Request) -> Answer:
+        """The endpoint's answer, or its Pending answer (see `finish`); any error it raises as a JSON answer."""
         request.path_params = resolved.params
         try:
             return resolved.route.endpoint(request)
         except Exception as error:
             return self.error_response(error, request)
 
+    def finish(self, answer: Answer, request: Request) -> Response:
+        """The answer itself: a Pending one waited for in this thread; an error it raises as a JSON answer."""
+        if isinstance(answer, Response):
+            return answer
+        try:
+            return answer.finish()
+        except Exception as error:
+            return self.error_response(error, request)
+
+    def complete(self, answer: Pending[Response], value: Any, request: Request) -> Response:
+        """A Pending answer made of its source's `value` (awaited by the caller); errors as JSON answers."""
+        try:
+            return answer.then(value)
+        except Exception as error:
+            return self.error_response(error, request)
+
     def handle(self, request: Request) -> Response:
-        """Resolve and call in one go (the body already read): for tests and in-process callers."""
+        """Resolve, call and finish in one go (the body already read): for tests and in-process callers."""
         try:
             resolved = self.resolve(request.method, request.path)
         except Exception as error:
             return self.error_response(error, request)
-        return self.call(resolved, request)
+        return self.finish(self.call(resolved, request), request)

@@ -9,8 +9,8 @@ from smtoolkit.config.serving import MAX_TRANSFORM_BUDGET_MB, ServingSettings, n
 from smtoolkit.errors import ServeError
 from smtoolkit.serve.context import TARGET_MODEL_HEADERS
 from smtoolkit.serve.core.errors import json_body
-from smtoolkit.serve.core.messages import Request, Response
-from smtoolkit.serve.core.router import Router
+from smtoolkit.serve.core.messages import Pending, Request, Response
+from smtoolkit.serve.core.router import Answer, Router
 from smtoolkit.serve.pipeline import InferenceHandler, Invocation, Reply
 
 _NOT_READY = json_body(503, "ModelNotReady", "the model is not loaded yet")
@@ -55,6 +55,11 @@ def reply_response(reply: Reply) -> Response:
     return Response(200, answer, reply.body, reply.stream)
 
 
+def answer_of(reply: Reply | Pending[Reply]) -> Answer:
+    """The Response of a Reply, or the Pending Response of a Pending one (a request waiting for its batch)."""
+    return reply_response(reply) if isinstance(reply, Reply) else reply.map(reply_response)
+
+
 class SageMakerProtocol:
     """The contract's three routes for one model. /ping is 200 once the model is loaded, 503 before."""
 
@@ -72,8 +77,8 @@ class SageMakerProtocol:
             return Response(503, [("Content-Type", "application/json")], _NOT_READY)
         return Response(200, [("Content-Type", "text/plain; charset=utf-8")])
 
-    def invocations(self, request: Request) -> Response:
-        return reply_response(self.handler.invoke(invocation_from(request)))
+    def invocations(self, request: Request) -> Answer:
+        return answer_of(self.handler.start_invoke(invocation_from(request)))
 
     def execution_parameters(self, request: Request) -> Response:
         params = self.handler.execution_parameters(self.settings.execution_parameters())

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from smtoolkit.errors import BadRequest
 from smtoolkit.serve.context import TARGET_MODEL_HEADERS
 from smtoolkit.serve.core.messages import Request, Response
-from smtoolkit.serve.core.router import Router
+from smtoolkit.serve.core.router import Answer, Router
 from smtoolkit.serve.protocols.multimodel.bodies import (
     loaded_status,
     model_description,
@@ -25,7 +25,7 @@ from smtoolkit.serve.protocols.multimodel.bodies import (
 )
 from smtoolkit.serve.protocols.multimodel.paging import models_page
 from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
-from smtoolkit.serve.protocols.sagemaker import invocation_from, reply_response
+from smtoolkit.serve.protocols.sagemaker import answer_of, invocation_from
 
 
 class MultiModelProtocol:
@@ -61,10 +61,10 @@ class MultiModelProtocol:
         self.registry.unload(name)
         return Response.json(unloaded_status(name))
 
-    def invoke(self, request: Request) -> Response:
+    def invoke(self, request: Request) -> Answer:
         return self._invoke(request.path_params["name"], request)
 
-    def invoke_target(self, request: Request) -> Response:
+    def invoke_target(self, request: Request) -> Answer:
         for header in TARGET_MODEL_HEADERS:
             if name := request.headers.get(header):
                 return self._invoke(name, request)
@@ -73,6 +73,6 @@ class MultiModelProtocol:
             f"{TARGET_MODEL_HEADERS[0]} header on /invocations"
         )
 
-    def _invoke(self, name: str, request: Request) -> Response:
+    def _invoke(self, name: str, request: Request) -> Answer:
         handler = self.registry.handler(name)
-        return reply_response(handler.invoke(invocation_from(request, target_model=name)))
+        return answer_of(handler.start_invoke(invocation_from(request, target_model=name)))

@@ -14,18 +14,19 @@ loaded model (oip.repository). Every error is {"error": "<message>"} with its st
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from smtoolkit import __version__
 from smtoolkit.errors import EntryPointError, ModelNotReady
-from smtoolkit.serve.core.messages import Request, Response
-from smtoolkit.serve.core.router import Router
+from smtoolkit.serve.core.messages import Pending, Request, Response
+from smtoolkit.serve.core.router import Answer, Router
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.protocols.errorbody import error_body_response
 from smtoolkit.serve.protocols.oip.encoding import decoded_body
 from smtoolkit.serve.protocols.oip.metadata import EXTENSIONS, TensorMetadata, model_metadata, server_metadata
 from smtoolkit.serve.protocols.oip.models import ServedModels
-from smtoolkit.serve.protocols.oip.request import HEADER_LENGTH, parse_request
+from smtoolkit.serve.protocols.oip.request import HEADER_LENGTH, InferenceRequest, parse_request
 from smtoolkit.serve.protocols.oip.response import JSON_TYPE, InferenceResponse, encode_response
 from smtoolkit.serve.protocols.oip.tensor import numpy_module
 from smtoolkit.serve.protocols.oip.userdata import output_tensors, user_data
@@ -92,12 +93,18 @@ class OpenInferenceProtocol:
         platform = getattr(model, "oip_platform", "")
         return Response.json(model_metadata(name, inputs, outputs, self.models.versions(name), platform))
 
-    def infer(self, request: Request) -> Response:
+    def infer(self, request: Request) -> Answer:
         handler = self._handler(request)
         body = decoded_body(request.body, request.headers.get("content-encoding"), self.limit)
         wanted = parse_request(body, request.headers.get(HEADER_LENGTH))
         data = user_data(wanted)
-        prediction = handler.predict(data, request.headers.pairs(), dict(wanted.parameters))
+        prediction = handler.start_predict(data, request.headers.pairs(), dict(wanted.parameters))
+        respond = partial(self._respond, request, wanted, handler)
+        return prediction.map(respond) if isinstance(prediction, Pending) else respond(prediction)
+
+    def _respond(
+        self, request: Request, wanted: InferenceRequest, handler: InferenceHandler, prediction: Any
+    ) -> Response:
         declared = declared_tensors(handler.model, "oip_outputs")
         outputs = output_tensors(prediction, declared, numpy_module(None))
         name = request.path_params["name"]

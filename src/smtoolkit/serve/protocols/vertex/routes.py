@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 from smtoolkit.errors import ModelNotReady, ServeError
-from smtoolkit.serve.core.messages import Request, Response
-from smtoolkit.serve.core.router import Router
-from smtoolkit.serve.pipeline import InferenceHandler, Invocation
+from smtoolkit.serve.core.messages import Pending, Request, Response
+from smtoolkit.serve.core.router import Answer, Router
+from smtoolkit.serve.pipeline import InferenceHandler, Invocation, Reply
 from smtoolkit.serve.protocols.errorbody import error_body_response
 from smtoolkit.serve.protocols.vertex.body import JSON_TYPE, check_size, parse_predict_request, predictions_body
 from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES, VertexSettings
@@ -46,7 +46,7 @@ class VertexProtocol:
             return error_body_response(ModelNotReady("the model is not loaded yet"), request)
         return Response(200, [("Content-Type", JSON_TYPE)], _HEALTHY)
 
-    def predict(self, request: Request) -> Response:
+    def predict(self, request: Request) -> Answer:
         check_size(request.content_length or len(request.body), self.limit)
         wanted = parse_predict_request(request.body, self.limit)
         invocation = Invocation(
@@ -56,10 +56,14 @@ class VertexProtocol:
             headers=request.headers.pairs(),
             parameters=wanted.parameters,
         )
-        reply = self.handler.invoke(invocation)
-        if reply.stream is not None:
-            raise ServeError("on the Vertex AI route the handlers must return the predictions, not a stream")
-        return Response(200, [("Content-Type", JSON_TYPE)], predictions_body(reply.body, reply.content_type))
+        reply = self.handler.start_invoke(invocation)
+        return reply.map(_predictions) if isinstance(reply, Pending) else _predictions(reply)
+
+
+def _predictions(reply: Reply) -> Response:
+    if reply.stream is not None:
+        raise ServeError("on the Vertex AI route the handlers must return the predictions, not a stream")
+    return Response(200, [("Content-Type", JSON_TYPE)], predictions_body(reply.body, reply.content_type))
 
 
 def vertex_routes(settings: VertexSettings) -> list[tuple[str, str, str]]:
