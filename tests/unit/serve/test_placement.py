@@ -59,3 +59,33 @@ def test_a_long_quiet_inline_run_forgives_one_slow_call():
     for _ in range(FORGIVE):
         placement.learn(0.0001, inline=True)
     assert placement.slow_inline_calls == 1 and placement.inline
+
+
+def test_in_the_pool_a_call_is_judged_by_its_cpu_time_not_by_its_waits_for_the_gil():
+    """A fast call whose thread waited for the GIL (the loop and other threads busy) still counts as fast; one
+    that waits past POOL_WALL_S by its own choice does not."""
+    import threading
+    import time
+
+    from smtoolkit.serve.placement import POOL_WALL_S
+
+    placement = Placement()
+    stop = threading.Event()
+
+    def hog() -> None:  # holds the GIL in 5 ms slices while the pool calls run
+        while not stop.is_set():
+            sum(range(1000))
+
+    hogger = threading.Thread(target=hog)
+    hogger.start()
+    try:
+        for _ in range(FAST_STREAK):
+            placement.timed(lambda: time.sleep(0), inline=False)  # lets the hog in: ~5 ms to get the GIL back
+    finally:
+        stop.set()
+        hogger.join()
+    assert placement.inline
+    placement = Placement()
+    placement.streak = FAST_STREAK - 1
+    placement.timed(lambda: time.sleep(POOL_WALL_S * 1.2), inline=False)
+    assert not placement.inline and placement.streak == 0
