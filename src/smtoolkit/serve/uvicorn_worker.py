@@ -29,6 +29,9 @@ class AsyncWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn ships no typ
         "http": "httptools",
         "lifespan": "off",
         "server_header": False,
+        # No X-Forwarded-* rewriting of the client's address: nothing here reads it, the access log then shows
+        # the peer as gunicorn's own classes do, and the middleware cost 2-5% of a small request's CPU.
+        "proxy_headers": False,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
