@@ -90,14 +90,7 @@ class ASGIAdapter:
         else:
             response = await self._call(resolved, request)
         if response.stream is None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status,
-                    "headers": _wire_headers(response, len(response.body)),
-                }
-            )
-            await send({"type": "http.response.body", "body": response.body})
+            await send_whole(send, response)
             return
         await StreamSender(self, response, f"{method} {path}").run(send, receive)
 
@@ -213,15 +206,7 @@ class StreamSender:
         try:
             first = await self._next()
         except Exception as error:
-            failed = error_response(error, *self.where.split(" ", 1))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": failed.status,
-                    "headers": _wire_headers(failed, len(failed.body)),
-                }
-            )
-            await send({"type": "http.response.body", "body": failed.body})
+            await send_whole(send, error_response(error, *self.where.split(" ", 1)))
             return
         await send({"type": "http.response.start", "status": response.status, "headers": _wire_headers(response, None)})
         item = first
