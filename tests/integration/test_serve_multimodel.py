@@ -72,7 +72,7 @@ def make_model(tmp_path: Path) -> MakeModel:
         if fail is not None:
             (folder / "fail").write_text(fail)
         for path, text in (code or {}).items():
-            (folder / "code").mkdir(exist_ok=True)
+            (folder / "code" / path).parent.mkdir(parents=True, exist_ok=True)
             (folder / "code" / path).write_text(text)
         return str(folder)
 
@@ -182,6 +182,76 @@ def test_per_model_code_and_requirements(server: Server, make_model: MakeModel, 
     assert invoke(server, "own-1", 2).json() == {"own": 14}
     for name in ("own-1", "own-2"):
         assert server.request("DELETE", f"/models/{name}").status == 200
+
+
+OWN_UTILS = """
+import os
+import utils
+
+def model_fn(model_dir):
+    return None
+
+def predict_fn(data, model):
+    return {"utils": utils.VALUE, "pid": os.getpid()}
+"""
+LEFTOVERS = """
+import os, sys
+
+def model_fn(model_dir):
+    return None
+
+def predict_fn(root, model):
+    files = [str(getattr(m, "__file__", None)) for m in list(sys.modules.values())]
+    return {"pid": os.getpid(), "left": [p for p in sys.path + files if p.startswith(root) and "inspector" not in p]}
+"""
+
+
+def answers_by_worker(server: Server, name: str, payload: object = 1) -> dict[int, object]:
+    """The model's answer from each worker (the answer holds the worker's "pid")."""
+    workers, seen = server.worker_pids(), {}
+
+    def spread() -> bool:
+        with ThreadPoolExecutor(8) as pool:
+            for reply in pool.map(lambda _: invoke(server, name, payload), range(16)):
+                assert reply.status == 200, reply.body
+                answer = reply.json()
+                seen[answer.pop("pid")] = answer
+        return set(seen) >= workers
+
+    wait_for(spread, 30, f"every worker {workers} to answer for {name} (seen {set(seen)})")
+    return seen
+
+
+@pytest.mark.parametrize("first", ["utils-a", "utils-b"])
+def test_each_model_imports_its_own_neighbour_modules(server: Server, make_model: MakeModel, first: str) -> None:
+    """Two models' code/inference.py each `import utils` from their own folder: each answers with its own, in every
+    worker, whichever a worker loads first (the POST loads a then b in one worker; `first` is asked first)."""
+    for name in ("utils-a", "utils-b"):
+        code = {"inference.py": OWN_UTILS, "utils.py": f"VALUE = {name!r}\n"}
+        assert load(server, name, make_model(name, code=code)).status == 200
+    second = "utils-b" if first == "utils-a" else "utils-a"
+    for name in (first, second):
+        assert set(map(str, answers_by_worker(server, name).values())) == {str({"utils": name})}
+    for name in (first, second):
+        assert server.request("DELETE", f"/models/{name}").status == 200
+
+
+def test_a_model_reloaded_under_its_name_runs_its_new_code_and_leaves_nothing(
+    server: Server, make_model: MakeModel, tmp_path: Path
+) -> None:
+    package = OWN_UTILS.replace("import utils", "import helpers as utils")  # a package neighbour
+    url = make_model("changing", code={"inference.py": package, "helpers/__init__.py": "VALUE = 'old'\n"})
+    assert load(server, "changing", url).status == 200
+    assert set(map(str, answers_by_worker(server, "changing").values())) == {str({"utils": "old"})}
+    assert server.request("DELETE", "/models/changing").status == 200
+    (Path(url) / "code" / "helpers" / "__init__.py").write_text("VALUE = 'new'\n")  # same size, same second
+    assert load(server, "changing", url).status == 200
+    assert set(map(str, answers_by_worker(server, "changing").values())) == {str({"utils": "new"})}
+    assert server.request("DELETE", "/models/changing").status == 200
+    assert load(server, "inspector", make_model("inspector", code={"inference.py": LEFTOVERS})).status == 200
+    left = answers_by_worker(server, "inspector", str(tmp_path / "models"))
+    assert list(left.values()) == [{"left": []}] * len(left)  # nothing of "changing" in any worker
+    assert server.request("DELETE", "/models/inspector").status == 200
 
 
 def test_concurrent_loads(server: Server, make_model: MakeModel) -> None:

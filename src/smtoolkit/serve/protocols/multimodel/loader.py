@@ -7,9 +7,8 @@ unload another model and retry. Nothing is kept of a failed load.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +18,7 @@ from smtoolkit.errors import BadRequest, EntryPointError, InsufficientStorage, N
 from smtoolkit.serve.codecs import CodecRegistry
 from smtoolkit.serve.handlers import UserHandlers, handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.protocols.multimodel.isolation import ModelCode
 from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
 
 MODEL_SCRIPT = Path("code") / "inference.py"
@@ -38,21 +38,15 @@ def model_folder(url: str) -> Path:
     return folder
 
 
-def import_model_script(script: Path) -> ModuleType:
-    """Import a model's own script under a name of its own, so two models' inference.py never collide."""
+def import_model_script(script: Path) -> tuple[ModuleType, ModelCode]:
+    """Import a model's own script under a name of its own, with its neighbours kept apart from every other
+    model's (isolation.py); BadRequest when it fails."""
     name = f"smtoolkit_model_{hashlib.sha256(str(script.resolve()).encode()).hexdigest()[:16]}"
-    folder = str(script.parent.resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)  # its neighbours must import
-    spec = importlib.util.spec_from_file_location(name, script)
-    if spec is None or spec.loader is None:
-        raise BadRequest(f"{script} cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
+    code = ModelCode(script.parent)
     try:
-        spec.loader.exec_module(module)
+        return code.import_script(script, name), code
     except Exception as exc:
         raise BadRequest(f"importing {script} failed: {type(exc).__name__}: {exc}") from exc
-    return module
 
 
 @dataclass(frozen=True)
@@ -65,25 +59,28 @@ class ModelLoader:
     installer: RequirementsInstaller
     batching: BatchingSettings | None = None  # for the models whose script defines batch_predict_fn
 
-    def handlers_for(self, folder: Path) -> UserHandlers:
+    def handlers_for(self, folder: Path) -> tuple[UserHandlers, ModelCode | None]:
+        """The model's handlers, and its own code when it brings some (None: the endpoint's script)."""
         script = folder / MODEL_SCRIPT
         if script.is_file():
             self.installer.ensure(script.parent)
+            module, code = import_model_script(script)
             try:
-                return handlers_from(import_model_script(script), str(script))
+                return handlers_from(module, str(script)), code
             except EntryPointError as exc:
                 raise BadRequest(str(exc)) from None
         if self.endpoint_handlers is None:
             raise BadRequest(f"{folder} has no {MODEL_SCRIPT} and the endpoint has no inference script")
-        return self.endpoint_handlers
+        return self.endpoint_handlers, None
 
     def load(self, url: str) -> InferenceHandler:
         """The model at `url`, loaded; a ServeError saying why not."""
         folder = model_folder(url)
         try:
-            handlers = self.handlers_for(folder)
+            handlers, code = self.handlers_for(folder)
             handler = InferenceHandler(handlers, folder, self.codecs, self.default_accept, self.batching)
-            handler.load_model()
+            with code.installed() if code else contextlib.nullcontext():  # unpickling its neighbours' classes
+                handler.load_model()
         except MemoryError:
             raise InsufficientStorage(f"loading {url} ran out of memory") from None
         except (UserScriptError, EntryPointError) as exc:
