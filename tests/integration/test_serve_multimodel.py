@@ -222,17 +222,19 @@ def answers_by_worker(server: Server, name: str, payload: object = 1) -> dict[in
     return seen
 
 
-@pytest.mark.parametrize("first", ["utils-a", "utils-b"])
-def test_each_model_imports_its_own_neighbour_modules(server: Server, make_model: MakeModel, first: str) -> None:
+@pytest.mark.parametrize("order", ["a-then-b", "b-then-a", "together"])
+def test_each_model_imports_its_own_neighbour_modules(server: Server, make_model: MakeModel, order: str) -> None:
     """Two models' code/inference.py each `import utils` from their own folder: each answers with its own, in every
-    worker, whichever a worker loads first (the POST loads a then b in one worker; `first` is asked first)."""
-    for name in ("utils-a", "utils-b"):
-        code = {"inference.py": OWN_UTILS, "utils.py": f"VALUE = {name!r}\n"}
-        assert load(server, name, make_model(name, code=code)).status == 200
-    second = "utils-b" if first == "utils-a" else "utils-a"
-    for name in (first, second):
+    worker, whichever a worker loads first (a worker that did not take the POST loads on the first request), and
+    when both loads run at once (in one worker's threads on the async and gthread workers)."""
+    names = ["utils-b", "utils-a"] if order == "b-then-a" else ["utils-a", "utils-b"]
+    code = {name: {"inference.py": OWN_UTILS, "utils.py": f"VALUE = {name!r}\n"} for name in names}
+    urls = {name: make_model(name, code=code[name]) for name in names}
+    with ThreadPoolExecutor(2 if order == "together" else 1) as pool:
+        assert [r.status for r in pool.map(lambda name: load(server, name, urls[name]), names)] == [200, 200]
+    for name in names:
         assert set(map(str, answers_by_worker(server, name).values())) == {str({"utils": name})}
-    for name in (first, second):
+    for name in names:
         assert server.request("DELETE", f"/models/{name}").status == 200
 
 
