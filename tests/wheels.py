@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -13,10 +14,17 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def write_wheel(folder: Path, name: str, version: str, padding_kib: int = 0, script: str | None = None) -> Path:
+def write_wheel(
+    folder: Path,
+    name: str,
+    version: str,
+    padding_kib: int = 0,
+    script: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Path:
     """`folder/<name>-<version>-py3-none-any.whl` with one module `<name>` (VERSION = version) and, with
     `padding_kib`, a data file of that size so the install has some bytes to unpack; with `script`, a console
-    script of that name that prints VERSION."""
+    script of that name that prints VERSION; `extra`: more files, by their path in site-packages (a .pth...)."""
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     files = {
@@ -27,6 +35,7 @@ def write_wheel(folder: Path, name: str, version: str, padding_kib: int = 0, scr
     }
     if script:
         files[f"{dist_info}/entry_points.txt"] = f"[console_scripts]\n{script} = {module}:main\n".encode()
+    files.update({path: text.encode() for path, text in (extra or {}).items()})
     if padding_kib:
         files[f"{module}/padding.bin"] = bytes(range(256)) * (4 * padding_kib)
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())

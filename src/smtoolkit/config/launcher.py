@@ -19,6 +19,7 @@ OTHER_VARIABLES = (
     "SMTOOLKIT_HOST_ADDRESSES",  # smtoolkit.config.sources: where a local job's hosts are reached
     "SMTOOLKIT_HOST_ENV",  # smtoolkit.launch.mpi_local: a local MPI host's variables
     "SMTOOLKIT_RANK_DIR",  # smtoolkit.launch.rank_main: where ranks leave their error reports
+    "SMTOOLKIT_SITE_DIRS",  # smtoolkit.usercode.sitedirs: the warm pool env whose .pth files the user's processes run
     "SMTOOLKIT_TRANSFORM_SLICE_END",  # smtoolkit.transform.command: --slice-end
 )
 

@@ -134,15 +134,10 @@ def plan_training(
         warm_env = planned_env(code.directory, environ)
         install = tuple(install_steps(code.directory, environ, warm_env))
     args = to_cli_args(env.hyperparameters, settings.argv_style)
-    paths = import_paths(warm_env, environ)  # the warm env's packages win over the image's, as if installed
-    pythonpath = os.pathsep.join(
-        p for p in (str(code.directory), paths.pop("PYTHONPATH", None), environ.get("PYTHONPATH")) if p
-    )
     job_env = {
         **to_env_vars(env, settings.argv_style),
-        **paths,
+        **import_paths(warm_env, environ, code.directory),  # the warm env's packages win, as if installed
         **_bytecode_elsewhere(code, fetched, environ),
-        "PYTHONPATH": pythonpath,
         "PYTHONUNBUFFERED": "1",
     }
     engine = build_engine_plan(env, entry, args, job_env, engine_settings, environ)

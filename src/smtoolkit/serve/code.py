@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from smtoolkit.paths import JobPaths
 from smtoolkit.serve.handlers import locate_script
 from smtoolkit.usercode.deps import CodeArtifactRepository, InstallStep
 from smtoolkit.usercode.install import install_planned, install_steps, planned_env
+from smtoolkit.usercode.sitedirs import add_site_dir
 from smtoolkit.usercode.warmpool import WarmEnv
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def prepare_planned(
     assert plan.script is not None and plan.code_dir is not None
     install_planned(plan.install or (), plan.warm_env, launcher, environ)
     if plan.warm_env is not None:  # the warm pool env's packages win over the image's, as if installed there
-        sys.path.insert(0, str(plan.warm_env.site))
+        add_site_dir(str(plan.warm_env.site))
     if plan.install:
         importlib.invalidate_caches()  # what pip just installed must be importable by the script
         logger.info("Installed the dependencies of %s", plan.code_dir)

@@ -24,7 +24,7 @@ from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import InstallError
 from smtoolkit.proc.signals import signal_name
 from smtoolkit.proc.supervise import ProcessSpec, run_supervised
-from smtoolkit.usercode import deps, warmenv, warmpool
+from smtoolkit.usercode import deps, sitedirs, warmenv, warmpool
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +159,17 @@ def install_planned(
     run_install_steps(with_index(steps, settings.ca_repository_arn), settings, environ)
 
 
-def import_paths(env: warmpool.WarmEnv | None, environ: Mapping[str, str]) -> dict[str, str]:
-    """PYTHONPATH and PATH additions that let the user's code find a warm pool env first (before the image's
-    packages, as a normal install would win); empty without one."""
+def import_paths(env: warmpool.WarmEnv | None, environ: Mapping[str, str], code_dir: Path) -> dict[str, str]:
+    """The user process's PYTHONPATH (code_dir first) and, with a warm pool env, what makes it found first (before
+    the image's packages, as a normal install would win): its site/ after code_dir, with its .pth files processed
+    at start-up (usercode.sitedirs: the hook goes first, so it also runs before a code dir's own sitecustomize),
+    and its bin/ first on PATH."""
+    inherited = [environ["PYTHONPATH"]] if environ.get("PYTHONPATH") else []
     if env is None:
-        return {}
+        return {"PYTHONPATH": os.pathsep.join([str(code_dir), *inherited])}
     path = [str(env.bin), *([environ["PATH"]] if environ.get("PATH") else [])]
-    return {"PYTHONPATH": str(env.site), "PATH": os.pathsep.join(path)}
+    return {
+        "PYTHONPATH": os.pathsep.join([sitedirs.HOOK_DIR, str(code_dir), str(env.site), *inherited]),
+        "PATH": os.pathsep.join(path),
+        sitedirs.SITE_DIRS_VARIABLE: str(env.site),
+    }

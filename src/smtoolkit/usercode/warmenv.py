@@ -70,9 +70,6 @@ def _finish(prefix: Path) -> None:
     for layout in [*prefix.glob("lib*"), prefix / "local"]:
         shutil.rmtree(layout, ignore_errors=True)
     distributions = installed_distributions([str(site)])
-    hooks = sorted(p.name for p in site.glob("*.pth"))
-    if hooks:
-        logger.warning("%s: .pth files are not run from PYTHONPATH (as with pip --target): %s", site, hooks)
     (prefix / RECORD).write_text(json.dumps({"distributions": distributions}, indent=1, sort_keys=True))
 
 

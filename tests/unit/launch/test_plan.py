@@ -17,6 +17,7 @@ from smtoolkit.errors import CodeFetchError, ConfigError, EntryPointError
 from smtoolkit.launch.plan import LaunchPlan, plan_training
 from smtoolkit.launch.rank_main import RANK_DIR_VARIABLE
 from smtoolkit.usercode.install import AFTER_FETCH
+from smtoolkit.usercode.sitedirs import HOOK_DIR, SITE_DIRS_VARIABLE
 
 
 def _plan(install_requirements: bool = True, **environ: str) -> LaunchPlan:
@@ -65,8 +66,10 @@ def test_a_warm_pool_env_is_planned_from_what_is_on_disk(job_tree: Any, tmp_path
     assert step.into == plan.warm_env.directory and "--prefix" in step.argv
     described = plan.describe()
     assert described["warm_pool_env"] == {"install into": str(plan.warm_env.directory)}
-    # The env's packages come right after the code dir, before the image's; its scripts first on PATH.
-    assert plan.env["PYTHONPATH"].split(os.pathsep)[:2] == [str(base / "code"), str(plan.warm_env.site)]
+    # The env's packages come right after the code dir, before the image's (after the hook that runs its .pth
+    # files: usercode.sitedirs); its scripts first on PATH.
+    assert plan.env["PYTHONPATH"].split(os.pathsep)[:3] == [HOOK_DIR, str(base / "code"), str(plan.warm_env.site)]
+    assert plan.env[SITE_DIRS_VARIABLE] == str(plan.warm_env.site)
     assert plan.env["PATH"].split(os.pathsep)[0] == str(plan.warm_env.bin)
 
     plan.warm_env.directory.mkdir(parents=True)

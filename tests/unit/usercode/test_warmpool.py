@@ -16,6 +16,7 @@ from smtoolkit.errors import InstallError
 from smtoolkit.usercode import warmenv
 from smtoolkit.usercode.deps import install_steps
 from smtoolkit.usercode.install import import_paths, planned_env, planned_install_steps, run_install_step
+from smtoolkit.usercode.sitedirs import HOOK_DIR, SITE_DIRS_VARIABLE
 from smtoolkit.usercode.warmpool import CACHE_DIR_VARIABLE, WarmEnv, requirements_key, warm_pool_cache
 
 
@@ -47,7 +48,8 @@ def test_local_code_or_a_missing_include_is_never_reused(tmp_path: Path, require
 def test_no_warm_pool_or_a_package_code_dir_has_no_env(tmp_path: Path) -> None:
     code = _code(tmp_path, "x==1\n")
     warm = {CACHE_DIR_VARIABLE: str(tmp_path / "warm")}
-    assert planned_env(code, {}) is None and import_paths(None, {}) == {}
+    assert planned_env(code, {}) is None
+    assert import_paths(None, {"PYTHONPATH": "/img"}, code) == {"PYTHONPATH": f"{code}:/img"}
     env = planned_env(code, warm)
     assert env is not None and not env.reuse and env.directory.parent == tmp_path / "warm" / "smtoolkit" / "envs"
     (code / "pyproject.toml").write_text("")
@@ -70,7 +72,11 @@ def test_pip_caches_in_the_warm_pool_dir_and_installs_into_the_env(tmp_path: Pat
     assert warm_pool_cache({}) is None and warm_pool_cache({CACHE_DIR_VARIABLE: ""}) is None
     relative = warm_pool_cache({CACHE_DIR_VARIABLE: "warm"})
     assert relative is not None and relative.root == Path.cwd() / "warm" / "smtoolkit"
-    assert import_paths(env, {"PATH": "/usr/bin"}) == {"PYTHONPATH": str(env.site), "PATH": f"{env.bin}:/usr/bin"}
+    assert import_paths(env, {"PATH": "/usr/bin"}, code) == {
+        "PYTHONPATH": f"{HOOK_DIR}:{code}:{env.site}",  # the hook that runs the env's .pth files, then the env
+        "PATH": f"{env.bin}:/usr/bin",
+        SITE_DIRS_VARIABLE: str(env.site),
+    }
 
 
 def _fake_pip(files: dict[str, str]) -> Callable[[Path], None]:
