@@ -2,7 +2,8 @@
 
 1. warn about misspelt SAGEMAKER_*/SMTOOLKIT_* names, read the settings and plan (`--dry-run` prints the plan
    and stops: nothing fetched, installed, bound or imported);
-2. try the listen address (a port in use is one clear error, before the code is fetched and the model loaded);
+2. open the listen socket (a port in use is one clear error, before the code is fetched and the model loaded;
+   gunicorn adopts the socket, so no other process can take the port meanwhile);
 3. fetch the code when the plan says so, then install its dependencies;
 4. import the script, give a batch_predict_fn its threads, and run gunicorn (serve.server.run_server), which
    fetches Vertex AI's model (AIP_STORAGE_URI) in the master while answering 503.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -23,7 +25,7 @@ from smtoolkit.errors import ConfigError, did_you_mean
 from smtoolkit.logs import set_level
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.code import prepare_planned
-from smtoolkit.serve.listen import check_listen_address
+from smtoolkit.serve.listen import open_listener
 from smtoolkit.serve.plan import ServePlan, plan_serving
 from smtoolkit.serve.server import run_server
 
@@ -65,16 +67,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def execute(plan: ServePlan, launcher: LauncherSettings, environ: Mapping[str, str]) -> int:
     """Do what `plan` says (see the module docstring); returns the exit status."""
-    check_listen_address(plan.settings)  # the port chosen (Vertex AI: AIP_HTTP_PORT), before the code and the model
+    # The port chosen (Vertex AI: AIP_HTTP_PORT), held from before the code and the model until gunicorn adopts it.
+    with open_listener(plan.settings) as listener:
+        return _execute(plan, launcher, environ, listener)
+
+
+def _execute(plan: ServePlan, launcher: LauncherSettings, environ: Mapping[str, str], listener: socket.socket) -> int:
     paths = JobPaths.from_env(environ)
     script = None
     if plan.code is not None:
         script = prepare_planned(plan.code, plan.settings, paths, launcher, environ).script
     if plan.multi_model:
-        return run_server(plan.settings, script, plan.model.directory)
+        return run_server(plan.settings, script, plan.model.directory, listener=listener)
     if plan.protocols.vertex is not None:
         vertex = plan.protocols.vertex
         logger.info("Vertex AI: health GET %s, predictions POST %s", vertex.health_path, vertex.predict_path)
     logger.info("Serving protocols: %s on port %d", ", ".join(plan.protocols.names), plan.settings.bind_to_port)
     protocols = replace(plan.protocols, fetch_model=plan.model.fetcher())
-    return run_server(plan.settings, script, plan.model.directory, protocols)
+    return run_server(plan.settings, script, plan.model.directory, protocols, listener)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
@@ -20,6 +21,7 @@ from smtoolkit.config.serving import ServingSettings
 from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import UserHandlers
+from smtoolkit.serve.listen import gunicorn_bind
 from smtoolkit.serve.platforms import OIP_VARIABLES
 from smtoolkit.serve.protocols.multimodel import memory
 from smtoolkit.serve.protocols.multimodel.loader import ModelLoader
@@ -38,7 +40,10 @@ class MultiModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships
     """gunicorn configured from ServingSettings, serving the models loaded at run time; `endpoint` is the
     endpoint's own script (None: every model must bring its code/inference.py)."""
 
-    def __init__(self, settings: ServingSettings, endpoint: UserHandlers | None) -> None:
+    def __init__(
+        self, settings: ServingSettings, endpoint: UserHandlers | None, listener: socket.socket | None = None
+    ) -> None:
+        self.bind = gunicorn_bind(listener) if listener else None  # the socket serve opened, else gunicorn binds
         self.settings = settings
         self.endpoint = endpoint
         self.store: SharedStore | None = None
@@ -47,7 +52,7 @@ class MultiModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships
         super().__init__()
 
     def load_config(self) -> None:
-        configure_gunicorn(self.cfg, self.settings)
+        configure_gunicorn(self.cfg, self.settings, self.bind)
         self.cfg.set("when_ready", self.create_store)
         self.cfg.set("on_exit", self.discard_store)
 

@@ -9,6 +9,7 @@ start-up effects) is serve.execute's.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from smtoolkit.serve.codecs import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
+from smtoolkit.serve.listen import gunicorn_bind
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.startup import freeze_startup_objects, load_in_background, load_while_answering
 from smtoolkit.serve.wsgi import wsgi_app
@@ -68,10 +70,11 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
     }
 
 
-def configure_gunicorn(cfg: Any, settings: ServingSettings) -> None:
-    """gunicorn's config set from `settings` (options an older gunicorn lacks are skipped), and the start-up
-    objects frozen before each fork (startup.freeze_startup_objects)."""
-    for key, value in gunicorn_options(settings).items():
+def configure_gunicorn(cfg: Any, settings: ServingSettings, bind: list[str] | None = None) -> None:
+    """gunicorn's config set from `settings` (options an older gunicorn lacks are skipped), its `bind` replaced
+    by `bind` when given (serve.listen.gunicorn_bind: the socket serve opened), and the start-up objects frozen
+    before each fork (startup.freeze_startup_objects)."""
+    for key, value in {**gunicorn_options(settings), **({"bind": bind} if bind else {})}.items():
         if key in cfg.settings:
             cfg.set(key, value)
     cfg.set("pre_fork", _freeze_before_fork)
@@ -85,8 +88,13 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
     """gunicorn configured from ServingSettings, serving one InferenceHandler."""
 
     def __init__(
-        self, settings: ServingSettings, handler: InferenceHandler, protocols: Protocols | None = None
+        self,
+        settings: ServingSettings,
+        handler: InferenceHandler,
+        protocols: Protocols | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
+        self.bind = gunicorn_bind(listener) if listener else None  # the socket serve opened, else gunicorn binds
         self.settings = settings
         self.handler = handler
         self.app = create_app(handler, settings, protocols)  # in the master: a bad route stops serve at start-up
@@ -94,7 +102,7 @@ class InferenceServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         super().__init__()
 
     def load_config(self) -> None:
-        configure_gunicorn(self.cfg, self.settings)
+        configure_gunicorn(self.cfg, self.settings, self.bind)
         if self.settings.preload_model or self.fetch_model:
             self.cfg.set("when_ready", self.load_model_in_master)
 
@@ -136,10 +144,15 @@ def on_transport(app: Router, settings: ServingSettings) -> Any:
 
 
 def run_server(
-    settings: ServingSettings, script: Path | None, model_dir: Path, protocols: Protocols | None = None
+    settings: ServingSettings,
+    script: Path | None,
+    model_dir: Path,
+    protocols: Protocols | None = None,
+    listener: socket.socket | None = None,
 ) -> int:
-    """Import and check the inference script, then serve until stopped. Returns the exit status; raises
-    SmtoolkitError for a problem found before serving. A multi-model endpoint may have no script of its own."""
+    """Import and check the inference script, then serve until stopped (on `listener`, serve.listen.open_listener's
+    socket, when given). Returns the exit status; raises SmtoolkitError for a problem found before serving. A
+    multi-model endpoint may have no script of its own."""
     user = load_script_handlers(script) if script is not None else None
     if user is not None:
         warn_if_unused(settings, user.batch_predict_fn, user.source)
@@ -148,12 +161,12 @@ def run_server(
     if settings.multi_model:
         from smtoolkit.serve.multimodel_server import MultiModelServer
 
-        return run_application(MultiModelServer(settings, user))
+        return run_application(MultiModelServer(settings, user, listener))
     if user is None:
         raise ConfigError.single("serve", "no inference script to serve (set SAGEMAKER_PROGRAM)")
     codecs = default_codecs()
     handler = InferenceHandler(user, model_dir, codecs, settings.default_invocations_accept, settings)
-    return run_application(InferenceServer(settings, handler, protocols))
+    return run_application(InferenceServer(settings, handler, protocols, listener))
 
 
 def run_application(application: BaseApplication) -> int:
