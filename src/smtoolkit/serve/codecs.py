@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from smtoolkit.errors import BadRequest, NotAcceptable, ServeError, UnsupportedMediaType
+from smtoolkit.errors import BadRequest, NotAcceptable, ServeError, UnsupportedMediaType, did_you_mean
 from smtoolkit.serve import arraycodecs, textcodecs
 
 Decoder = Callable[[bytes, Mapping[str, str]], Any]
@@ -85,7 +85,9 @@ class CodecRegistry:
         """The body decoded by its Content-Type: 415 for a type without a decoder, 400 for a bad body."""
         codec = self._codecs.get(content_type.name) if content_type else None
         if content_type is None or codec is None or codec.decode is None:
-            given = f"Content-Type {content_type.name!r}" if content_type else "a missing Content-Type"
+            given = "a missing Content-Type"
+            if content_type:
+                given = f"Content-Type {content_type.name!r}{_closest_type([content_type.name], self.decodable)}"
             raise UnsupportedMediaType(f"cannot decode {given}; supported: {', '.join(self.decodable)}")
         try:
             return codec.decode(body, content_type.params)
@@ -116,7 +118,8 @@ class CodecRegistry:
         offered = self._offered(default)
         match = _best_match(accept, offered)
         if match is None:
-            raise NotAcceptable(f"cannot produce any of Accept {accept!r}; available: {', '.join(offered)}")
+            hint = _closest_type([name for name, quality in _entries(accept) if quality > 0], offered)
+            raise NotAcceptable(f"cannot produce any of Accept {accept!r}{hint}; available: {', '.join(offered)}")
         return match
 
     def preferred(self, accept: str | None, default: str) -> str:
@@ -128,6 +131,25 @@ class CodecRegistry:
         if concrete:
             return max(concrete, key=lambda entry: entry[1])[0]
         return self.negotiate(accept, default)
+
+
+def _closest_type(names: Iterable[str], choices: tuple[str, ...]) -> str:
+    """' (did you mean X?)' for the first of `names` that is a typo of one of `choices`, else ''."""
+    for name in names:
+        close = [choice for choice in choices if _is_typo_of(name, choice)]
+        if close:
+            return did_you_mean(name, close)
+    return ""
+
+
+def _is_typo_of(name: str, choice: str) -> bool:
+    """One half (type or subtype) the same and the other close: compared whole, the 'application/' they share
+    alone would make application/xml 'close' to application/x-npz."""
+    top, _, sub = name.partition("/")
+    choice_top, _, choice_sub = choice.partition("/")
+    if top == choice_top:
+        return bool(did_you_mean(sub, [choice_sub]))
+    return sub == choice_sub and bool(did_you_mean(top, [choice_top]))
 
 
 def _entries(accept: str | None) -> list[tuple[str, float]]:

@@ -189,6 +189,23 @@ def test_registry_statuses():
         CODECS.encode(1, "image/png")
 
 
+@pytest.mark.parametrize(
+    ("content_type", "closest"),
+    [("application/jsno", "application/json"), ("text/cvs", "text/csv"), ("aplication/x-npy", "application/x-npy")],
+)
+def test_a_misspelt_content_type_is_a_415_naming_the_closest_type(content_type: str, closest: str):
+    with pytest.raises(UnsupportedMediaType, match=rf"\(did you mean {closest}\?\); supported: application/json"):
+        decode(b"x", content_type)
+
+
+@pytest.mark.parametrize("content_type", ["application/xml", "text/html", "image/png", "text/json"])
+def test_a_415_suggests_nothing_for_a_type_that_is_no_typo(content_type: str):
+    """Every type shares a prefix like application/: alone it must not make application/xml 'close' to x-npz."""
+    with pytest.raises(UnsupportedMediaType) as raised:
+        decode(b"x", content_type)
+    assert "did you mean" not in str(raised.value)
+
+
 def test_registry_lists_and_replaces_codecs():
     registry = CodecRegistry([Codec("a/b", decode=lambda body, params: body)])
     registry.register(Codec("A/B", encode=lambda data: b"x"))

@@ -49,6 +49,26 @@ def test_nothing_acceptable_is_406(accept):
 
 
 @pytest.mark.parametrize(
+    ("accept", "closest"),
+    [
+        ("application/jsno", JSON),
+        ("image/png, text/cvs;q=0.5", "text/csv"),
+        ("Application/X-NPZZ", "application/x-npz"),
+    ],
+)
+def test_a_misspelt_accept_is_a_406_naming_the_closest_type(accept, closest):
+    with pytest.raises(NotAcceptable, match=rf"\(did you mean {closest}\?\); available: "):
+        CODECS.negotiate(accept, JSON)
+
+
+@pytest.mark.parametrize("accept", ["image/png", "application/json;q=0", "application/xml", "text/html"])
+def test_a_406_suggests_nothing_for_a_type_that_is_no_typo_or_was_refused(accept):
+    with pytest.raises(NotAcceptable) as raised:
+        CODECS.negotiate(accept, JSON)
+    assert "did you mean" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
     ("accept", "expected"),
     [
         ("image/png", "image/png"),
