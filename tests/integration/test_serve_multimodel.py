@@ -114,7 +114,7 @@ def test_the_model_routes(server: Server, make_model: MakeModel) -> None:
 
 def test_bad_loads_are_answered_with_what_is_wrong_and_leave_nothing(server: Server, make_model: MakeModel) -> None:
     bad_json = server.request("POST", "/models", b"{nope", **JSON)
-    assert bad_json.status == 400 and "not JSON" in bad_json.json()["message"]
+    assert bad_json.status == 400 and "POST /models is not valid JSON" in bad_json.json()["message"]
     no_url = server.request("POST", "/models", b'{"model_name": "x", "ulr": "/a"}', **JSON)
     assert no_url.status == 400 and "lacks url" in no_url.json()["message"]
     assert load(server, "x", "/no/such/folder").status == 404

@@ -189,14 +189,22 @@ def test_bad_repository_requests_say_what_is_wrong(
 ) -> None:
     with pytest.raises(InferenceServerException, match=r"'unknown' is not loaded; give its folder"):
         client.load_model("unknown")
-    with pytest.raises(InferenceServerException, match="parameter 'config' .* is not supported"):
+    with pytest.raises(InferenceServerException, match="load has an unknown field 'config'; its fields: url"):
         client.load_model("unknown", config="{}")
     typo = post(server, "/v2/repository/models/x/load", {"parameters": {"ulr": "/a"}})
     assert typo.status == 400 and "did you mean url?" in typo.json()["error"]
     assert post(server, "/v2/repository/models/x/load", {"parameters": {"url": "/no/such"}}).status == 404
     bad = server.request("POST", "/v2/repository/models/x/load", b"{nope", **JSON)
-    assert bad.status == 400 and "not JSON" in bad.json()["error"]
-    assert post(server, "/v2/repository/index", {"ready": "yes"}).status == 400
+    assert bad.status == 400 and "load is not valid JSON" in bad.json()["error"]
+    index = post(server, "/v2/repository/index", {"ready": "yes"})
+    assert (index.status, index.json()) == (
+        400,
+        {"error": 'ready in the body of POST /v2/repository/index must be true or false, got "yes"'},
+    )
+    unload = post(server, "/v2/repository/models/x/unload", {"parameters": {"unload_dependents": "no"}})
+    assert unload.status == 400 and "unload_dependents in parameters in the body" in unload.json()["error"]
+    misplaced = post(server, "/v2/repository/models/x/load", {"url": "/a"})
+    assert misplaced.status == 400 and "unknown field 'url'; its fields: parameters" in misplaced.json()["error"]
     url = make_model("held", 1)
     assert load(server, "held", url).status == 200
     other = post(server, "/v2/repository/models/held/load", {"parameters": {"url": url + "-other"}})

@@ -48,7 +48,7 @@ def _tensor(**fields: Any) -> dict[str, Any]:
         (_body(_tensor(), _tensor()), None, "input 'x' is given twice"),
         (_body({"name": "x", "shape": [1], "datatype": "FP32"}), None, "input 'x': needs data"),
         (_body(_tensor(parameters=[])), None, "input 'x': parameters must be a JSON object"),
-        (_body(_tensor(), parameters=1), None, "parameters must be a JSON object, got int"),
+        (_body(_tensor(), parameters=1), None, "parameters must be a JSON object, got 1"),
         (_body(_tensor(), outputs={"name": "y"}), None, "outputs must be a list, got dict"),
         (_body(_tensor(), outputs=[{"name": "y"}, {"name": "y"}]), None, "output 'y' is requested twice"),
         (

@@ -13,19 +13,23 @@ and `file:` are refused rather than ignored. Models here have no versions.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from smtoolkit.errors import BadRequest, Conflict, EntryPointError, NotFound, did_you_mean
+from smtoolkit.errors import BadRequest, Conflict, EntryPointError, NotFound
 from smtoolkit.serve.core.messages import Request, Response
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.pipeline import InferenceHandler
+from smtoolkit.serve.protocols.jsonbody import JsonField, check_object, json_object
 from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
 from smtoolkit.serve.protocols.oip.models import check_predicts
 
 REPOSITORY = "model_repository"
-LOAD_PARAMETERS = ("url",)
-UNLOAD_PARAMETERS = ("unload_dependents",)  # a model here has no dependents: accepted, nothing to do
+PARAMETERS = JsonField("parameters", (dict,), "an object")
+LOAD_PARAMETERS = (JsonField("url", (str,), "the model folder's absolute path", non_empty=True),)
+# A model here has no dependents: accepted, nothing to do.
+UNLOAD_PARAMETERS = (JsonField("unload_dependents", (bool,), "true or false"),)
+# Every listed model is ready (the store lists a model once it is loaded): "ready" changes nothing.
+INDEX_FIELDS = (JsonField("ready", (bool,), "true or false"),)
 
 
 class RegistryModels:
@@ -54,24 +58,12 @@ class RegistryModels:
         return True  # models come and go at run time, as for GET /ping
 
 
-def request_parameters(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+def request_parameters(request: Request, allowed: tuple[JsonField, ...]) -> dict[str, Any]:
     """The `parameters` object of a repository request's JSON body (which may be empty); BadRequest naming a
-    malformed body or an unknown parameter."""
+    malformed body, or an unknown or mistyped parameter."""
     where = f"the body of POST {request.path}"
-    try:
-        document = json.loads(request.body) if request.body.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"{where} is not JSON: {exc}") from None
-    parameters = document.get("parameters", {}) if isinstance(document, dict) else None
-    if not isinstance(parameters, dict):
-        raise BadRequest(f'{where} must be {{"parameters": {{...}}}}; got {request.body[:200]!r}')
-    for key in parameters:
-        if key not in allowed:
-            raise BadRequest(
-                f"parameter {key!r} in {where} is not supported{did_you_mean(key, allowed)}; "
-                f"expected {', '.join(allowed)}"
-            )
-    return parameters
+    document = json_object(request.body, where, (PARAMETERS,), empty_is_object=True)
+    return check_object(document.get("parameters", {}), f"parameters in {where}", allowed)
 
 
 class ModelRepository:
@@ -84,22 +76,13 @@ class ModelRepository:
         router.add("POST", "/v2/repository/models/{name}/unload", self.unload)
 
     def index(self, request: Request) -> Response:
-        try:
-            document = json.loads(request.body) if request.body.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest(f"the body of POST /v2/repository/index is not JSON: {exc}") from None
-        ready = document.get("ready", False) if isinstance(document, dict) else None
-        if not isinstance(ready, bool):
-            raise BadRequest(f'the body of POST /v2/repository/index must be {{"ready": true|false}}, got {document!r}')
-        # Every listed model is ready: the store lists a model once it is loaded.
+        json_object(request.body, f"the body of POST {request.path}", INDEX_FIELDS, empty_is_object=True)
         models = [{"name": record.name, "state": "READY", "reason": ""} for record in self.registry.listed()]
         return Response.json(models)
 
     def load(self, request: Request) -> Response:
         name = request.path_params["name"]
         url = request_parameters(request, LOAD_PARAMETERS).get("url")
-        if url is not None and (not isinstance(url, str) or not url.strip()):
-            raise BadRequest(f"parameter url must be the model folder's absolute path, got {url!r}")
         try:
             listed = self.registry.describe(name)
         except NotFound:

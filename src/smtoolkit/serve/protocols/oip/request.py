@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from smtoolkit.errors import BadRequest, did_you_mean
+from smtoolkit.serve.protocols.jsonbody import check_object
 from smtoolkit.serve.protocols.oip.binary import from_binary
 from smtoolkit.serve.protocols.oip.datatypes import datatype
 from smtoolkit.serve.protocols.oip.tensor import Tensor, from_json, numpy_module
@@ -80,15 +81,11 @@ def _load_json(header: memoryview, split: bool) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         hint = "" if split else f"; a body with binary tensors needs the {HEADER_LENGTH} header"
         raise BadRequest(f"the request is not valid JSON: {exc}{hint}") from None
-    if not isinstance(document, dict):
-        raise BadRequest(f"the request must be a JSON object, got {type(document).__name__}")
-    return document
+    return _object(document, "the request")
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BadRequest(f"{where} must be a JSON object, got {type(value).__name__}")
-    return value
+    return check_object(value, where, (), closed=False)
 
 
 def _inputs(value: Any, binary: memoryview, np: ModuleType | None) -> tuple[tuple[Tensor, ...], int]:

@@ -11,11 +11,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from smtoolkit.errors import BadRequest, PayloadTooLarge, ServeError, did_you_mean
+from smtoolkit.errors import PayloadTooLarge, ServeError
+from smtoolkit.serve.protocols.jsonbody import JsonField, json_object
 from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES
 
 JSON_TYPE = "application/json"
-FIELDS = ("instances", "parameters")
+FIELDS = (
+    JsonField("instances", (list,), "a list with one item per instance", required=True),
+    JsonField("parameters", (), "any JSON value, passed to the handlers"),
+)
 
 
 @dataclass(frozen=True)
@@ -37,22 +41,8 @@ def check_size(size: int, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> None
 def parse_predict_request(body: bytes, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> PredictRequest:
     """A Vertex prediction request; BadRequest naming what is wrong, PayloadTooLarge over `limit` bytes."""
     check_size(len(body), limit)
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f'the body is not valid JSON ({exc}); expected {{"instances": [...]}}') from None
-    if not isinstance(document, dict):
-        raise BadRequest(f'the body must be a JSON object {{"instances": [...]}}, got {type(document).__name__}')
-    for name in document:
-        if name not in FIELDS:
-            raise BadRequest(
-                f"unknown field {name!r}{did_you_mean(name, FIELDS)}; a request has {' and '.join(FIELDS)}"
-            )
-    instances = document.get("instances")
-    if not isinstance(instances, list):
-        got = "nothing" if instances is None else type(instances).__name__
-        raise BadRequest(f'"instances" must be a list with one item per instance, got {got}')
-    return PredictRequest(instances, document.get("parameters"))
+    document = json_object(body, "the body", FIELDS)
+    return PredictRequest(document["instances"], document.get("parameters"))
 
 
 def predictions_body(output: bytes, content_type: str | None) -> bytes:
