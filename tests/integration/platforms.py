@@ -1,9 +1,13 @@
-"""Helpers for the multi-platform serving tests: AIP_* as Vertex AI sets them, and one inference.py that every
-protocol serves."""
+"""Helpers for the multi-platform serving tests: AIP_* as Vertex AI sets them, one inference.py that every
+protocol serves, and the `client` fixture: a tritonclient.http client of the module's `server` fixture."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+import tritonclient.http as triton
 
 from tests.integration.serving import Server, free_port, start
 
@@ -86,3 +90,12 @@ def start_everywhere(base: Path, artifacts: Path, worker_class: str | None = Non
     port = free_port()
     environ = {**vertex_environ(port, artifacts), "SMTOOLKIT_SERVE_PROTOCOLS": "oip", **extra}
     return start(base, SCRIPT, worker_class, SAGEMAKER_BIND_TO_PORT=str(port), **environ)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[triton.InferenceServerClient]:
+    triton_client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+    try:
+        yield triton_client
+    finally:
+        triton_client.close()

@@ -14,9 +14,10 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from tests.integration.platforms import client
 from tests.integration.serving import Reply, Server, start, stop, wait_for, wait_ready, worker_class
 
-__all__ = ["worker_class"]  # the fixture that runs this module once per worker class
+__all__ = ["client", "worker_class"]  # fixtures: a tritonclient of `server`; this module once per worker class
 
 pytestmark = pytest.mark.integration
 
@@ -67,15 +68,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, worker_class: str) -> Itera
         yield running
     finally:
         stop(running)
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[triton.InferenceServerClient]:
-    triton_client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
-    try:
-        yield triton_client
-    finally:
-        triton_client.close()
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from open_inference.openapi.client import OpenInferenceClient
 from open_inference.openapi.errors.bad_request_error import BadRequestError
 from tritonclient.utils import InferenceServerException
 
-from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, start_everywhere
+from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, client, start_everywhere
 from tests.integration.serving import Server, stop, wait_for, worker_class
 
-__all__ = ["worker_class"]  # the fixture that runs this module once per worker class
+__all__ = ["client", "worker_class"]  # fixtures: a tritonclient of `server`; this module once per worker class
 
 pytestmark = pytest.mark.integration
 
@@ -91,15 +91,6 @@ def test_the_same_script_answers_alike_on_every_protocol(server: Server, client:
     tensor.set_data_from_numpy(np.array(ROWS, np.float32), binary_data=False)
     oip = client.infer("model", [tensor]).as_numpy("y")
     assert sagemaker == vertex["predictions"] == oip.tolist() == EXPECTED  # type: ignore[index]
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[triton.InferenceServerClient]:
-    triton_client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
-    try:
-        yield triton_client
-    finally:
-        triton_client.close()
 
 
 def test_tritonclient_reads_health_and_metadata(client: triton.InferenceServerClient) -> None:
