@@ -1,5 +1,6 @@
-"""ProtocolSettings: which serving protocols `serve` speaks besides SageMaker's, and the model's name on the
-Open Inference Protocol. Folded into ServingSettings; the choice itself (with AIP_MODE) is serve.app's."""
+"""ProtocolSettings: which serving protocols `serve` speaks besides SageMaker's, the model's name on the Open
+Inference Protocol, and Vertex AI's request size limit. Folded into ServingSettings (so every SMTOOLKIT_* name is
+known to the typo check); the choice itself (with AIP_MODE) is serve.app's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from smtoolkit.errors import did_you_mean
 SAGEMAKER, VERTEX, OIP = "sagemaker", "vertex", "oip"
 PROTOCOL_NAMES = (SAGEMAKER, VERTEX, OIP)
 ALL = "all"
+MEGABYTE = 1_000_000  # Vertex AI states its limits in decimal megabytes
+# Vertex AI's limit on a prediction request: 1.5 MB on a shared public endpoint; dedicated public, Private Service
+# Connect and private endpoints take 10 MB ("Choose an endpoint type" in the Vertex AI docs).
+VERTEX_SHARED_ENDPOINT_MB = 1.5
+VERTEX_DEDICATED_ENDPOINT_MB = 10.0
 
 
 def parse_protocols(value: Any) -> Any:
@@ -59,3 +65,25 @@ class ProtocolSettings(EnvSettings):
     @classmethod
     def _parse_protocols(cls, value: Any) -> Any:
         return parse_protocols(value)
+
+    vertex_max_request_mb: float = env_field(
+        "SMTOOLKIT_VERTEX_MAX_REQUEST_MB",
+        VERTEX_SHARED_ENDPOINT_MB,
+        description="Largest Vertex AI prediction request, in MB (10^6 bytes): 1.5 on a shared public endpoint, "
+        "up to 10 on a dedicated public, Private Service Connect or private one. Default 1.5.",
+    )
+
+    @field_validator("vertex_max_request_mb")
+    @classmethod
+    def _check_vertex_max_request(cls, value: float) -> float:
+        if not 0 < value <= VERTEX_DEDICATED_ENDPOINT_MB:  # NaN too
+            raise ValueError(
+                f"expected MB above 0 and at most {VERTEX_DEDICATED_ENDPOINT_MB:g}: Vertex AI takes "
+                f"{VERTEX_SHARED_ENDPOINT_MB:g} MB on a shared public endpoint and {VERTEX_DEDICATED_ENDPOINT_MB:g} "
+                "on a dedicated, Private Service Connect or private one"
+            )
+        return value
+
+    @property
+    def vertex_max_request_bytes(self) -> int:
+        return round(self.vertex_max_request_mb * MEGABYTE)

@@ -53,7 +53,7 @@ def create_app(handler: InferenceHandler, settings: ServingSettings, protocols: 
     if protocols.vertex is not None:
         from smtoolkit.serve.protocols.vertex.routes import VertexProtocol
 
-        vertex = VertexProtocol(handler, protocols.vertex)
+        vertex = VertexProtocol(handler, protocols.vertex, settings.vertex_max_request_bytes)
         for method, path, variable in vertex.routes():
             if router.has(method, path):
                 raise ConfigError.single(

@@ -5,6 +5,7 @@ Planned here (pure); the fetch is done by serve.execute."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from smtoolkit import storage
-from smtoolkit.config.serving import ServingSettings
+from smtoolkit.config.serving import MEBIBYTE, ServingSettings
 from smtoolkit.serve.app import Protocols, choose_protocols
 from smtoolkit.serve.protocols.vertex.model import GS_SCHEME, fetch_model
 from smtoolkit.serve.protocols.vertex.settings import VertexSettings
@@ -20,8 +21,15 @@ from smtoolkit.serve.protocols.vertex.settings import VertexSettings
 logger = logging.getLogger(__name__)
 
 PORT_VARIABLE = "SAGEMAKER_BIND_TO_PORT"
+PAYLOAD_VARIABLE = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
 OIP_VARIABLES = ("SMTOOLKIT_OIP_MODEL_NAME", "SMTOOLKIT_OIP_MODEL_VERSION")
-VERTEX_VARIABLES = ("AIP_HTTP_PORT", "AIP_HEALTH_ROUTE", "AIP_PREDICT_ROUTE", "AIP_STORAGE_URI")
+VERTEX_VARIABLES = (
+    "AIP_HTTP_PORT",
+    "AIP_HEALTH_ROUTE",
+    "AIP_PREDICT_ROUTE",
+    "AIP_STORAGE_URI",
+    "SMTOOLKIT_VERTEX_MAX_REQUEST_MB",
+)
 
 
 @dataclass(frozen=True)
@@ -53,10 +61,28 @@ def plan_protocols(
             logger.warning(
                 "Vertex AI listens on AIP_HTTP_PORT=%d; %s=%d is not used", port, PORT_VARIABLE, settings.bind_to_port
             )
-        settings = settings.model_copy(update={"bind_to_port": port})
+        settings = vertex_payload_limit(settings.model_copy(update={"bind_to_port": port}), environ)
         model = planned_model_source(vertex.storage_uri, model_dir)
     warn_unused(protocols, environ)
     return settings, protocols, model
+
+
+def vertex_payload_limit(settings: ServingSettings, environ: Mapping[str, str]) -> ServingSettings:
+    """`settings` whose request limit (SAGEMAKER_MAX_PAYLOAD_IN_MB, applied before any route) lets Vertex AI's own
+    (SMTOOLKIT_VERTEX_MAX_REQUEST_MB) through: raised to it when unset; set lower, a warning that it caps Vertex's."""
+    limit, wanted = settings.max_payload_bytes, settings.vertex_max_request_bytes
+    if limit is None or limit >= wanted:
+        return settings
+    if PAYLOAD_VARIABLE in environ:
+        logger.warning(
+            "%s=%d caps Vertex AI's requests at %d bytes, under SMTOOLKIT_VERTEX_MAX_REQUEST_MB=%g",
+            PAYLOAD_VARIABLE,
+            settings.max_payload_in_mb,
+            limit,
+            settings.vertex_max_request_mb,
+        )
+        return settings
+    return settings.model_copy(update={"max_payload_in_mb": math.ceil(wanted / MEBIBYTE)})
 
 
 def planned_model_source(storage_uri: str | None, model_dir: Path) -> ModelSource:

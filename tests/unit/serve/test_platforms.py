@@ -25,7 +25,7 @@ from smtoolkit.serve.core.messages import Headers, Request
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.platforms import model_source, warn_unused
+from smtoolkit.serve.platforms import model_source, plan_protocols, warn_unused
 from smtoolkit.serve.protocols.oip.encoding import decoded_body
 from smtoolkit.serve.protocols.vertex.settings import VertexSettings
 
@@ -64,7 +64,7 @@ def test_a_misspelt_protocol_names_the_closest() -> None:
 
 def test_protocol_variables_are_known_smtoolkit_settings() -> None:
     known = {"SMTOOLKIT_SERVE_PROTOCOLS": "oip", "SMTOOLKIT_OIP_MODEL_NAME": "m", "SMTOOLKIT_OIP_MODEL_VERSION": "1"}
-    assert check_names(known) == []
+    assert check_names({**known, "SMTOOLKIT_VERTEX_MAX_REQUEST_MB": "10"}) == []
     assert check_names({"SMTOOLKIT_SERVE_PROTOCOL": "oip"}) == ["SMTOOLKIT_SERVE_PROTOCOL"]
 
 
@@ -148,6 +148,48 @@ def test_a_vertex_route_on_another_protocols_path_stops_serve() -> None:
         app(handler(predict_fn=lambda data, model: data), AIP_HEALTH_ROUTE="/v2/health/ready")
     router = app(handler(predict_fn=lambda data, model: data), AIP_HEALTH_ROUTE="/ping")  # /ping means the same
     assert router.handle(Request("GET", "/ping")).status == 200
+
+
+VERTEX_PREDICT = "/v1/endpoints/ENDPOINT/deployedModels/DEPLOYED_MODEL:predict"
+
+
+def test_a_dedicated_vertex_endpoint_takes_what_smtoolkit_vertex_max_request_mb_says() -> None:
+    five_mb = json.dumps({"instances": ["x" * 5_000_000]}).encode()
+    vertex = VertexSettings.from_environ({"AIP_MODE": "PREDICTION"})
+    dedicated = settings(SMTOOLKIT_VERTEX_MAX_REQUEST_MB="10")
+    router = create_app(handler(predict_fn=lambda data, model: [len(data[0])]), dedicated, Protocols(vertex))
+    assert post(router, VERTEX_PREDICT, five_mb) == (200, {"predictions": [5_000_000]})
+    shared = create_app(handler(predict_fn=lambda data, model: [0]), settings(), Protocols(vertex))
+    status, body = post(shared, VERTEX_PREDICT, five_mb)
+    assert status == 413 and body["error"] == (
+        f"the body has {len(five_mb)} bytes; Vertex AI accepts at most 1500000 per prediction request "
+        "(SMTOOLKIT_VERTEX_MAX_REQUEST_MB=1.5; a dedicated, Private Service Connect or private endpoint takes up to 10)"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "10.5", "nan", "ten"])
+def test_a_vertex_request_limit_out_of_range_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings(SMTOOLKIT_VERTEX_MAX_REQUEST_MB=value)
+    assert f"SMTOOLKIT_VERTEX_MAX_REQUEST_MB: got {value!r}" in str(raised.value)
+    if value != "ten":
+        assert "expected MB above 0 and at most 10: Vertex AI takes 1.5 MB on a shared public endpoint" in str(
+            raised.value
+        )
+
+
+def test_the_request_limit_lets_a_dedicated_vertex_endpoints_requests_through(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    environ = {"AIP_MODE": "PREDICTION", "SMTOOLKIT_VERTEX_MAX_REQUEST_MB": "10"}
+    served, _, _ = plan_protocols(ServingSettings.from_environ(environ), tmp_path, environ)
+    assert served.max_payload_in_mb == 10  # 10 MiB >= 10 MB: SAGEMAKER_MAX_PAYLOAD_IN_MB unset (6) would refuse
+    environ["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = "6"
+    served, _, _ = plan_protocols(ServingSettings.from_environ(environ), tmp_path, environ)
+    assert served.max_payload_in_mb == 6
+    assert "SAGEMAKER_MAX_PAYLOAD_IN_MB=6 caps Vertex AI's requests at 6291456 bytes" in caplog.text
+    shared = {"AIP_MODE": "PREDICTION"}
+    assert plan_protocols(ServingSettings.from_environ(shared), tmp_path, shared)[0].max_payload_in_mb == 6
 
 
 def test_oip_refuses_a_transform_fn_script_at_start_up() -> None:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from smtoolkit.config.protocols import MEGABYTE, VERTEX_DEDICATED_ENDPOINT_MB
 from smtoolkit.errors import PayloadTooLarge, ServeError
 from smtoolkit.serve.protocols.jsonbody import JsonField, json_object
 from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES
@@ -35,7 +36,11 @@ class PredictRequest:
 def check_size(size: int, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> None:
     """413 when a body of `size` bytes is over Vertex's limit (checked on Content-Length before reading)."""
     if limit is not None and size > limit:
-        raise PayloadTooLarge(f"the body has {size} bytes; Vertex AI accepts at most {limit} per prediction request")
+        raise PayloadTooLarge(
+            f"the body has {size} bytes; Vertex AI accepts at most {limit} per prediction request "
+            f"(SMTOOLKIT_VERTEX_MAX_REQUEST_MB={limit / MEGABYTE:g}; a dedicated, Private Service Connect or private "
+            f"endpoint takes up to {VERTEX_DEDICATED_ENDPOINT_MB:g})"
+        )
 
 
 def parse_predict_request(body: bytes, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> PredictRequest:

@@ -23,7 +23,10 @@ SHARED_HEALTH_ROUTES = frozenset({"/ping"})
 
 class VertexProtocol:
     def __init__(
-        self, handler: InferenceHandler, settings: VertexSettings, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES
+        self,
+        handler: InferenceHandler,
+        settings: VertexSettings,
+        limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES,  # SMTOOLKIT_VERTEX_MAX_REQUEST_MB in bytes
     ) -> None:
         self.handler = handler
         self.settings = settings

@@ -7,15 +7,15 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from smtoolkit.config.protocols import MEGABYTE, VERTEX_DEDICATED_ENDPOINT_MB, VERTEX_SHARED_ENDPOINT_MB
 from smtoolkit.config.settings import EnvSettings
 
 ENV_PREFIX = "AIP_"
 PREDICTION_MODE = "PREDICTION"
 DEFAULT_PORT = 8080
-# Vertex's limit on a request body: 1.5 MB on a shared public endpoint; dedicated public, Private Service
-# Connect and private endpoints take 10 MB ("Choose an endpoint type" in the Vertex AI docs).
-PUBLIC_ENDPOINT_MAX_BYTES = 1_500_000
-DEDICATED_ENDPOINT_MAX_BYTES = 10_000_000
+# Vertex's limit on a request body (SMTOOLKIT_VERTEX_MAX_REQUEST_MB says which applies; see config.protocols).
+PUBLIC_ENDPOINT_MAX_BYTES = round(VERTEX_SHARED_ENDPOINT_MB * MEGABYTE)
+DEDICATED_ENDPOINT_MAX_BYTES = round(VERTEX_DEDICATED_ENDPOINT_MB * MEGABYTE)
 
 
 class VertexSettings(EnvSettings):
