@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -176,3 +177,23 @@ def _openapi_calls(client: OpenInferenceClient) -> None:
     with pytest.raises(BadRequestError) as error:
         client.model_infer("model", request=bad)
     assert "input 'x'" in error.value.body["error"]
+
+
+def test_a_dedicated_vertex_endpoint_takes_a_request_over_the_shared_limit(tmp_path: Path) -> None:
+    """SMTOOLKIT_VERTEX_MAX_REQUEST_MB=10 lets an 8 MB request through, and refuses one over 10 MB by name."""
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    (artifacts / "offset.txt").write_text("10")
+    (artifacts / "release").touch()
+    running = start_everywhere(
+        tmp_path, artifacts, SMTOOLKIT_VERTEX_MAX_REQUEST_MB="10", SAGEMAKER_MAX_PAYLOAD_IN_MB="20"
+    )
+    try:
+        wait_for(lambda: _health(running) == 200, 30, "the health route answering 200")
+        padded = b'{"instances": [[1.0, 2.0]]' + b" " * 8_000_000 + b"}"  # whitespace: 8 MB of valid JSON
+        reply = running.request("POST", PREDICT_ROUTE, padded, **{"Content-Type": "application/json"})
+        assert (reply.status, reply.json()) == (200, {"predictions": [[12.0, 14.0]]})
+        over = running.request("POST", PREDICT_ROUTE, padded + b" " * 2_000_000)
+        assert over.status == 413 and "SMTOOLKIT_VERTEX_MAX_REQUEST_MB=10" in over.json()["error"]
+    finally:
+        stop(running)

@@ -82,7 +82,11 @@ def vertex_payload_limit(settings: ServingSettings, environ: Mapping[str, str]) 
             settings.vertex_max_request_mb,
         )
         return settings
-    return settings.model_copy(update={"max_payload_in_mb": math.ceil(wanted / MEBIBYTE)})
+    raised = math.ceil(wanted / MEBIBYTE)
+    logger.info(
+        "%s unset: %d for SMTOOLKIT_VERTEX_MAX_REQUEST_MB=%g", PAYLOAD_VARIABLE, raised, settings.vertex_max_request_mb
+    )
+    return settings.model_copy(update={"max_payload_in_mb": raised})
 
 
 def planned_model_source(storage_uri: str | None, model_dir: Path) -> ModelSource:

@@ -181,9 +181,11 @@ def test_a_vertex_request_limit_out_of_range_is_refused_naming_the_variable(valu
 def test_the_request_limit_lets_a_dedicated_vertex_endpoints_requests_through(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", "smtoolkit.serve.platforms")
     environ = {"AIP_MODE": "PREDICTION", "SMTOOLKIT_VERTEX_MAX_REQUEST_MB": "10"}
     served, _, _ = plan_protocols(ServingSettings.from_environ(environ), tmp_path, environ)
     assert served.max_payload_in_mb == 10  # 10 MiB >= 10 MB: SAGEMAKER_MAX_PAYLOAD_IN_MB unset (6) would refuse
+    assert "SAGEMAKER_MAX_PAYLOAD_IN_MB unset: 10 for SMTOOLKIT_VERTEX_MAX_REQUEST_MB=10" in caplog.text
     environ["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = "6"
     served, _, _ = plan_protocols(ServingSettings.from_environ(environ), tmp_path, environ)
     assert served.max_payload_in_mb == 6
