@@ -5,7 +5,10 @@ clients: tritonclient.http (JSON and binary tensors, gzip) and the OIP working g
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tarfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +21,8 @@ from open_inference.openapi.client import OpenInferenceClient
 from open_inference.openapi.errors.bad_request_error import BadRequestError
 from tritonclient.utils import InferenceServerException
 
-from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, client, start_everywhere
-from tests.integration.serving import Server, stop, wait_for, worker_class
+from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, SCRIPT, client, start_everywhere
+from tests.integration.serving import Server, free_port, server_env, start, stop, wait_for, wait_ready, worker_class
 
 __all__ = ["client", "worker_class"]  # fixtures: a tritonclient of `server`; this module once per worker class
 
@@ -195,5 +198,36 @@ def test_a_dedicated_vertex_endpoint_takes_a_request_over_the_shared_limit(tmp_p
         assert (reply.status, reply.json()) == (200, {"predictions": [[12.0, 14.0]]})
         over = running.request("POST", PREDICT_ROUTE, padded + b" " * 2_000_000)
         assert over.status == 413 and "SMTOOLKIT_VERTEX_MAX_REQUEST_MB=10" in over.json()["error"]
+    finally:
+        stop(running)
+
+
+def test_on_kserve_the_model_comes_from_the_storage_initializers_folder(tmp_path: Path) -> None:
+    """SageMaker's model dir is empty, KServe's folder holds the model: --dry-run names it, model_fn reads it."""
+    base, models = tmp_path / "ml", tmp_path / "mnt" / "models"
+    models.mkdir(parents=True)
+    (models / "offset.txt").write_text("100")
+    (models / "release").touch()
+    extra = {"SMTOOLKIT_SERVE_PROTOCOLS": "oip", "SMTOOLKIT_KSERVE_MODEL_DIR": str(models)}
+    (base / "model").mkdir(parents=True)  # empty, as an image may make it
+    (base / "code").mkdir()
+    (base / "code" / "inference.py").write_text(textwrap.dedent(SCRIPT))
+    for _ in range(2):
+        dry = subprocess.run(
+            [sys.executable, "-m", "smtoolkit.serve", "--dry-run"],
+            env=server_env(base, free_port(), extra),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout)["model"]["directory"] == str(models)
+        assert f"Model dir: KServe's {models} (SMTOOLKIT_KSERVE_MODEL_DIR)" in dry.stderr
+    running = start(base, SCRIPT, **extra)
+    try:
+        wait_ready(running)
+        tensor = {"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}
+        reply = running.request("POST", "/v2/models/model/infer", json.dumps({"inputs": [tensor]}).encode())
+        assert reply.status == 200 and reply.json()["outputs"][0]["data"] == [102.0, 104.0]
     finally:
         stop(running)

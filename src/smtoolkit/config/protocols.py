@@ -1,9 +1,10 @@
-"""ProtocolSettings: which serving protocols `serve` speaks besides SageMaker's, the model's name on the Open
-Inference Protocol, and Vertex AI's request size limit. Folded into ServingSettings (so every SMTOOLKIT_* name is
-known to the typo check); the choice itself (with AIP_MODE) is serve.app's."""
+"""ProtocolSettings: which serving protocols `serve` speaks besides SageMaker's, the model's name (and KServe's
+model folder) on the Open Inference Protocol, and Vertex AI's request size limit. Folded into ServingSettings (so
+every SMTOOLKIT_* name is known to the typo check); the choice itself (with AIP_MODE) is serve.app's."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import field_validator
@@ -19,6 +20,7 @@ MEGABYTE = 1_000_000  # Vertex AI states its limits in decimal megabytes
 # Connect and private endpoints take 10 MB ("Choose an endpoint type" in the Vertex AI docs).
 VERTEX_SHARED_ENDPOINT_MB = 1.5
 VERTEX_DEDICATED_ENDPOINT_MB = 10.0
+KSERVE_MODEL_DIR = Path("/mnt/models")  # where KServe's storage initializer puts the model
 
 
 def parse_protocols(value: Any) -> Any:
@@ -66,12 +68,25 @@ class ProtocolSettings(EnvSettings):
     def _parse_protocols(cls, value: Any) -> Any:
         return parse_protocols(value)
 
+    kserve_model_dir: Path = env_field(
+        "SMTOOLKIT_KSERVE_MODEL_DIR",
+        KSERVE_MODEL_DIR,
+        description="KServe's model folder, read with the Open Inference Protocol on when SageMaker's model dir "
+        "has nothing in it. Default /mnt/models.",
+    )
     vertex_max_request_mb: float = env_field(
         "SMTOOLKIT_VERTEX_MAX_REQUEST_MB",
         VERTEX_SHARED_ENDPOINT_MB,
         description="Largest Vertex AI prediction request, in MB (10^6 bytes): 1.5 on a shared public endpoint, "
         "up to 10 on a dedicated public, Private Service Connect or private one. Default 1.5.",
     )
+
+    @field_validator("kserve_model_dir")
+    @classmethod
+    def _check_absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("expected an absolute path")
+        return value
 
     @field_validator("vertex_max_request_mb")
     @classmethod

@@ -1,5 +1,6 @@
-"""Start-up for the platforms besides SageMaker: which protocols to speak, Vertex AI's port, and where its model
-comes from (AIP_STORAGE_URI, fetched in the master before the workers fork, while the server answers 503).
+"""Start-up for the platforms besides SageMaker: which protocols to speak, Vertex AI's port, where its model
+comes from (AIP_STORAGE_URI, fetched in the master before the workers fork, while the server answers 503), and
+KServe's model folder (/mnt/models) with the Open Inference Protocol on.
 Planned here (pure); the fetch is done by serve.execute."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 PORT_VARIABLE = "SAGEMAKER_BIND_TO_PORT"
 PAYLOAD_VARIABLE = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
-OIP_VARIABLES = ("SMTOOLKIT_OIP_MODEL_NAME", "SMTOOLKIT_OIP_MODEL_VERSION")
+OIP_VARIABLES = ("SMTOOLKIT_OIP_MODEL_NAME", "SMTOOLKIT_OIP_MODEL_VERSION", "SMTOOLKIT_KSERVE_MODEL_DIR")
 VERTEX_VARIABLES = (
     "AIP_HTTP_PORT",
     "AIP_HEALTH_ROUTE",
@@ -63,6 +64,8 @@ def plan_protocols(
             )
         settings = vertex_payload_limit(settings.model_copy(update={"bind_to_port": port}), environ)
         model = planned_model_source(vertex.storage_uri, model_dir)
+    if protocols.oip and model.uri is None:
+        model = ModelSource(sagemaker_or_kserve_model_dir(model_dir, settings.kserve_model_dir))
     warn_unused(protocols, environ)
     return settings, protocols, model
 
@@ -87,6 +90,30 @@ def vertex_payload_limit(settings: ServingSettings, environ: Mapping[str, str]) 
         "%s unset: %d for SMTOOLKIT_VERTEX_MAX_REQUEST_MB=%g", PAYLOAD_VARIABLE, raised, settings.vertex_max_request_mb
     )
     return settings.model_copy(update={"max_payload_in_mb": raised})
+
+
+def sagemaker_or_kserve_model_dir(sagemaker: Path, kserve: Path) -> Path:
+    """The folder model_fn reads with the Open Inference Protocol on: SageMaker's model dir, or KServe's (where its
+    storage initializer puts the model) when SageMaker's has nothing in it and KServe's is there. Both holding
+    files: SageMaker's, with a warning naming both. Logs the choice whenever KServe's folder is there."""
+    sagemaker_has, kserve_has = _has_files(sagemaker), _has_files(kserve)
+    if sagemaker_has and kserve_has:
+        logger.warning(
+            "Both SageMaker's model dir %s and KServe's %s (SMTOOLKIT_KSERVE_MODEL_DIR) hold files: serving %s",
+            sagemaker,
+            kserve,
+            sagemaker,
+        )
+        return sagemaker
+    if not sagemaker_has and kserve.is_dir() and (kserve_has or not sagemaker.exists()):
+        state = "is empty" if sagemaker.exists() else "does not exist"
+        logger.info("Model dir: KServe's %s (SMTOOLKIT_KSERVE_MODEL_DIR); SageMaker's %s %s", kserve, sagemaker, state)
+        return kserve
+    return sagemaker
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def planned_model_source(storage_uri: str | None, model_dir: Path) -> ModelSource:

@@ -110,3 +110,52 @@ def test_bad_settings_stop_the_plan(base: Path, environ: dict[str, str], error: 
 def test_bad_serving_setting_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="SAGEMAKER_MODEL_SERVER_WORKERS"):
         ServingSettings.from_environ({"SAGEMAKER_MODEL_SERVER_WORKERS": "many"})
+
+
+@pytest.fixture
+def kserve(tmp_path: Path) -> tuple[Path, Path]:
+    """A job tree whose code is in code/ (no model dir), and KServe's folder holding the model."""
+    base, models = tmp_path / "ml", tmp_path / "mnt" / "models"
+    (base / "code").mkdir(parents=True)
+    (base / "code" / "inference.py").write_text(SCRIPT)
+    models.mkdir(parents=True)
+    (models / "weights.bin").write_bytes(b"w")
+    return base, models
+
+
+def _kserve_plan(base: Path, models: Path, **environ: str) -> ServePlan:
+    return _plan(base, SMTOOLKIT_SERVE_PROTOCOLS="oip", SMTOOLKIT_KSERVE_MODEL_DIR=str(models), **environ)
+
+
+def test_on_kserve_the_model_is_read_from_its_storage_initializers_folder(
+    kserve: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    base, models = kserve
+    caplog.set_level("INFO", "smtoolkit.serve.platforms")
+    for _ in range(2):  # SageMaker's model dir missing, then empty (an image that made it)
+        plan = _kserve_plan(base, models)
+        assert plan.describe()["model"]["directory"] == str(models) and plan.model.fetcher() is None
+        assert f"Model dir: KServe's {models} (SMTOOLKIT_KSERVE_MODEL_DIR)" in caplog.text
+        (base / "model").mkdir(exist_ok=True)
+    assert _plan(base, SMTOOLKIT_KSERVE_MODEL_DIR=str(models)).model.directory == base / "model"  # OIP off
+
+
+def test_sagemakers_model_dir_wins_over_kserves_and_the_log_says_so(
+    kserve: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    base, models = kserve
+    (base / "model").mkdir()
+    (base / "model" / "model.pkl").write_bytes(b"m")
+    assert _kserve_plan(base, models).model.directory == base / "model"
+    assert f"Both SageMaker's model dir {base / 'model'} and KServe's {models}" in caplog.text
+    for leftover in models.iterdir():
+        leftover.unlink()
+    caplog.clear()
+    assert _kserve_plan(base, models).model.directory == base / "model" and not caplog.text
+
+
+def test_without_kserves_folder_the_model_dir_stays_sagemakers(kserve: tuple[Path, Path]) -> None:
+    base, models = kserve
+    assert _kserve_plan(base, models.parent / "nothing").model.directory == base / "model"
+    with pytest.raises(ConfigError, match="SMTOOLKIT_KSERVE_MODEL_DIR: got 'mnt/models': expected an absolute path"):
+        _kserve_plan(base, Path("mnt/models"))

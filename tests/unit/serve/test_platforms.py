@@ -64,7 +64,7 @@ def test_a_misspelt_protocol_names_the_closest() -> None:
 
 def test_protocol_variables_are_known_smtoolkit_settings() -> None:
     known = {"SMTOOLKIT_SERVE_PROTOCOLS": "oip", "SMTOOLKIT_OIP_MODEL_NAME": "m", "SMTOOLKIT_OIP_MODEL_VERSION": "1"}
-    assert check_names({**known, "SMTOOLKIT_VERTEX_MAX_REQUEST_MB": "10"}) == []
+    assert check_names({**known, "SMTOOLKIT_VERTEX_MAX_REQUEST_MB": "10", "SMTOOLKIT_KSERVE_MODEL_DIR": "/m"}) == []
     assert check_names({"SMTOOLKIT_SERVE_PROTOCOL": "oip"}) == ["SMTOOLKIT_SERVE_PROTOCOL"]
 
 
