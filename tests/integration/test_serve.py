@@ -114,6 +114,10 @@ def _assert_json_error(reply: Reply, status: int, text: str) -> None:
 def test_error_statuses_have_json_bodies_and_no_tracebacks(server: Server):
     _assert_json_error(server.invoke(b"x", "application/x-unknown"), 415, "application/x-unknown")
     _assert_json_error(server.invoke(b"1", "text/csv", Accept="image/png"), 406, "image/png")
+    _assert_json_error(server.invoke(b"1", "text/cvs"), 415, "'text/cvs' (did you mean text/csv?); supported: ")
+    _assert_json_error(
+        server.invoke(b"1", "text/csv", Accept="application/jsno"), 406, "(did you mean application/json?)"
+    )
     _assert_json_error(server.invoke(b"1,2\n3\n", "text/csv"), 400, "line 2 has 1 fields")
     _assert_json_error(server.invoke(b'{"status": 422, "message": "bad feature"}', "application/json"), 422, "bad")
     crash = server.invoke(b'{"crash": 1}', "application/json")
