@@ -21,7 +21,14 @@ from open_inference.openapi.client import OpenInferenceClient
 from open_inference.openapi.errors.bad_request_error import BadRequestError
 from tritonclient.utils import InferenceServerException
 
-from tests.integration.platforms import HEALTH_ROUTE, PREDICT_ROUTE, SCRIPT, client, start_everywhere
+from tests.integration.platforms import (
+    HEALTH_ROUTE,
+    PREDICT_ROUTE,
+    SCRIPT,
+    client,
+    start_everywhere,
+    vertex_environ,
+)
 from tests.integration.serving import Server, free_port, server_env, start, stop, wait_for, wait_ready, worker_class
 
 __all__ = ["client", "worker_class"]  # fixtures: a tritonclient of `server`; this module once per worker class
@@ -86,6 +93,14 @@ def test_vertex_errors_are_error_bodies_with_their_status(server: Server) -> Non
     assert big.status == 413 and "1500000" in big.json()["error"]
     bad = server.request("POST", PREDICT_ROUTE, b"{nope")
     assert bad.status == 400 and "not valid JSON" in bad.json()["error"]
+
+
+def test_a_raw_predict_body_goes_through_as_on_invocations_and_comes_back_unwrapped(server: Server) -> None:
+    """rawPredict: Vertex passes the body as sent; a JSON list (not an object with "instances") is the body
+    /invocations would get, and the answer is the handlers' own, not {"predictions": ...}."""
+    raw = server.request("POST", PREDICT_ROUTE, json.dumps(ROWS).encode(), **{"Content-Type": "application/json"})
+    assert (raw.status, raw.json()) == (200, EXPECTED)
+    assert raw.json() == server.invoke(json.dumps(ROWS).encode(), "application/json").json()
 
 
 def test_the_same_script_answers_alike_on_every_protocol(server: Server, client: triton.InferenceServerClient) -> None:
@@ -229,5 +244,37 @@ def test_on_kserve_the_model_comes_from_the_storage_initializers_folder(tmp_path
         tensor = {"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}
         reply = running.request("POST", "/v2/models/model/infer", json.dumps({"inputs": [tensor]}).encode())
         assert reply.status == 200 and reply.json()["outputs"][0]["data"] == [102.0, 104.0]
+    finally:
+        stop(running)
+
+
+STREAMING_SCRIPT = """
+from smtoolkit.serve import sse
+
+
+def model_fn(model_dir):
+    return "token"
+
+
+def transform_fn(model, body, content_type, accept):
+    return sse(f"{model}{i}" for i in range(int(body)))
+"""
+
+
+def test_stream_raw_predict_streams_the_handlers_server_sent_events(tmp_path: Path) -> None:
+    """streamRawPredict: a raw body whose handlers stream is answered chunk by chunk, as on /invocations."""
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    (artifacts / "weights").write_text("1")
+    port = free_port()
+    environ = vertex_environ(port, artifacts)
+    running = start(tmp_path, STREAMING_SCRIPT, "async", SAGEMAKER_BIND_TO_PORT=str(port), **environ)
+    try:
+        wait_for(lambda: _health(running) == 200, 30, "the health route answering 200")
+        reply = running.request("POST", PREDICT_ROUTE, b"3", **{"Content-Type": "text/plain"})
+        assert reply.status == 200, reply.body
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        assert reply.headers.get("transfer-encoding") == "chunked"
+        assert reply.body.decode().split("\n\n")[:3] == ["data: token0", "data: token1", "data: token2"]
     finally:
         stop(running)

@@ -12,6 +12,7 @@ from smtoolkit.serve.protocols.vertex import (
     error_body,
     load_vertex_settings,
     parse_predict_request,
+    predict_or_raw,
     predictions_body,
 )
 
@@ -129,3 +130,28 @@ def test_outputs_vertex_cannot_read_are_a_500(output: bytes, content_type: str, 
 
 def test_error_body() -> None:
     assert json.loads(error_body('no "instances"')) == {"error": 'no "instances"'}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\x89PNG...", "image/png"),  # not JSON: an image, CSV...
+        (b"1,2\n3,4\n", "text/csv"),
+        (b"[[1, 2]]", "application/json"),  # JSON, but not an object
+        (b'{"inputs": [1], "instance_id": 7}', "application/json"),  # an object of other fields
+    ],
+)
+def test_a_raw_predict_body_is_told_apart_from_a_prediction_request(body: bytes, content_type: str) -> None:
+    assert predict_or_raw(body, content_type) is None
+
+
+def test_a_prediction_request_and_its_misspellings_are_read_as_one() -> None:
+    wanted = predict_or_raw(b'{"instances": [1], "parameters": {"k": 1}}', "application/json; charset=utf-8")
+    assert wanted is not None and (wanted.instances, wanted.parameters) == ([1], {"k": 1})
+    assert predict_or_raw(b'{"instances": []}', None) is not None  # no Content-Type: Vertex's predict sends JSON
+    with pytest.raises(BadRequest, match="did you mean instances"):
+        predict_or_raw(b'{"instance": [1], "parameters": {}}', "application/json")
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        predict_or_raw(b"{nope", "application/json")
+    with pytest.raises(PayloadTooLarge):
+        predict_or_raw(b"x" * 20, "text/plain", limit=10)

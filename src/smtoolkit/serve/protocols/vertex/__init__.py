@@ -17,7 +17,10 @@ What the user's handlers see on the predict route, for a request {"instances": [
   that already holds "predictions" is sent as is. Anything but JSON is a 500 naming what came back.
 - "parameters" reaches the handlers through `context` (any JSON value; None when the request has none).
 
-So one inference.py answers {"instances": X} on Vertex as it answers the body X on /invocations. Errors are
+So one inference.py answers {"instances": X} on Vertex as it answers the body X on /invocations. A rawPredict
+or streamRawPredict request (a body that is not a JSON object holding "instances": an image, CSV, a JSON list...)
+is answered exactly as /invocations would answer it: decoded by its Content-Type, encoded by Accept, streamed
+when the handlers return an iterator. Errors are
 {"error": "<message>"} with the status of the error (400 for a malformed body, 413 over the request size
 limit, 503 before the model is loaded, 500 when a handler fails).
 """
@@ -28,6 +31,7 @@ from smtoolkit.serve.protocols.vertex.body import (
     build_predictions,
     check_size,
     parse_predict_request,
+    predict_or_raw,
     predictions_body,
 )
 from smtoolkit.serve.protocols.vertex.model import fetch_model
@@ -49,5 +53,6 @@ __all__ = [
     "fetch_model",
     "load_vertex_settings",
     "parse_predict_request",
+    "predict_or_raw",
     "predictions_body",
 ]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from smtoolkit.config.protocols import MEGABYTE, VERTEX_DEDICATED_ENDPOINT_MB
-from smtoolkit.errors import PayloadTooLarge, ServeError
-from smtoolkit.serve.protocols.jsonbody import JsonField, json_object
+from smtoolkit.errors import BadRequest, PayloadTooLarge, ServeError, did_you_mean
+from smtoolkit.serve.protocols.jsonbody import JsonField, check_object, json_object
 from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES
 
 JSON_TYPE = "application/json"
@@ -48,6 +48,35 @@ def parse_predict_request(body: bytes, limit: int | None = PUBLIC_ENDPOINT_MAX_B
     check_size(len(body), limit)
     document = json_object(body, "the body", FIELDS)
     return PredictRequest(document["instances"], document.get("parameters"))
+
+
+def predict_or_raw(
+    body: bytes, content_type: str | None, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES
+) -> PredictRequest | None:
+    """The prediction request a body holds, or None for a rawPredict (and streamRawPredict) body, which Vertex
+    passes through as sent: one that is not JSON by its Content-Type, or JSON but not an object holding
+    "instances". An object whose fields are all near misses of "instances" and "parameters" is a misspelt
+    prediction request: BadRequest names the field."""
+    check_size(len(body), limit)
+    if content_type is not None and content_type.split(";")[0].strip().lower() != JSON_TYPE:
+        return None
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        return None
+    if "instances" not in document and not _misspelt_prediction(document):
+        return None
+    checked = check_object(document, "the body", FIELDS)
+    return PredictRequest(checked["instances"], checked.get("parameters"))
+
+
+def _misspelt_prediction(document: dict[str, Any]) -> bool:
+    """Every field is a prediction request's or a near miss of one, and one is a near miss of "instances"."""
+    names = [field.name for field in FIELDS]
+    known = all(key in names or did_you_mean(key, names) for key in document)
+    return known and any(did_you_mean(key, ["instances"]) for key in document)
 
 
 def predictions_body(output: bytes, content_type: str | None) -> bytes:

@@ -1,7 +1,9 @@
 """Vertex AI's routes on the core router: GET AIP_HEALTH_ROUTE and POST AIP_PREDICT_ROUTE for one model.
 
 The predict route hands the user's handlers the "instances" list as a JSON body (see this package's docstring)
-and the "parameters" through `context.parameters`. Errors are {"error": "<message>"} with their status.
+and the "parameters" through `context.parameters`; a rawPredict body (not a JSON object with "instances") goes
+through as /invocations takes it, and its answer back as it is, streamed if the handlers stream (streamRawPredict).
+Errors are {"error": "<message>"} with their status.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from smtoolkit.serve.core.messages import Pending, Request, Response
 from smtoolkit.serve.core.router import Answer, Router
 from smtoolkit.serve.pipeline import InferenceHandler, Invocation, Reply
 from smtoolkit.serve.protocols.errorbody import error_body_response
-from smtoolkit.serve.protocols.vertex.body import JSON_TYPE, check_size, parse_predict_request, predictions_body
+from smtoolkit.serve.protocols.sagemaker import answer_of, invocation_from
+from smtoolkit.serve.protocols.vertex.body import JSON_TYPE, check_size, predict_or_raw, predictions_body
 from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES, VertexSettings
 
 _HEALTHY = json.dumps({"status": "healthy"}).encode()
@@ -51,7 +54,9 @@ class VertexProtocol:
 
     def predict(self, request: Request) -> Answer:
         check_size(request.content_length or len(request.body), self.limit)
-        wanted = parse_predict_request(request.body, self.limit)
+        wanted = predict_or_raw(request.body, request.headers.get("content-type"), self.limit)
+        if wanted is None:  # rawPredict: the body and the answer as they are, as /invocations takes them
+            return answer_of(self.handler.start_invoke(invocation_from(request)))
         invocation = Invocation(
             body=wanted.instances_body(),
             content_type=JSON_TYPE,
