@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from smtoolkit.serve.batching import Batcher
+from smtoolkit.serve.batching.batcher import Batcher
 
 CALL_S, ROW_S = 0.010, 0.00005
 CONNECTIONS = 64

@@ -15,7 +15,7 @@ from typing import Any
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import ServeError
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import Invocation
 from smtoolkit.serve.protocols.multimodel.loader import ModelLoader

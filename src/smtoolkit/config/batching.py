@@ -1,6 +1,6 @@
 """BatchingSettings: how long a request may wait for company and how many may share one batch call.
 
-They take effect for a script that defines batch_predict_fn (see serve.batchhandler). Read from
+They take effect for a script that defines batch_predict_fn (see serve.batching.handler). Read from
 SAGEMAKER_MAX_BATCH_SIZE and SAGEMAKER_MAX_BATCH_WAIT_MS, like the rest of `serve`'s settings.
 """
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from smtoolkit.serve.app import create_app
     from smtoolkit.serve.context import Context
     from smtoolkit.serve.execute import main
-    from smtoolkit.serve.server import run_server
+    from smtoolkit.serve.hosting.server import run_server
     from smtoolkit.serve.streaming import json_lines, sse
 
 __all__ = ["Context", "create_app", "json_lines", "main", "run_server", "sse"]
@@ -23,7 +23,7 @@ _WHERE = {
     "Context": "smtoolkit.serve.context",
     "create_app": "smtoolkit.serve.app",
     "main": "smtoolkit.serve.execute",
-    "run_server": "smtoolkit.serve.server",
+    "run_server": "smtoolkit.serve.hosting.server",
     "sse": "smtoolkit.serve.streaming",
     "json_lines": "smtoolkit.serve.streaming",
 }

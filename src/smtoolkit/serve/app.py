@@ -1,7 +1,7 @@
 """create_app: the transport-free app of one model: the SageMaker contract, and the protocols chosen besides it
 (Vertex AI, the Open Inference Protocol) mounted on the same core router, on one port.
 
-serve.wsgi and serve.asgi put it on a transport (`wsgi_app(create_app(...))`).
+serve.adapters.wsgi and serve.adapters.asgi put it on a transport (`wsgi_app(create_app(...))`).
 """
 
 from __future__ import annotations

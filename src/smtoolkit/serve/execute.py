@@ -25,9 +25,9 @@ from smtoolkit.errors import ConfigError, did_you_mean
 from smtoolkit.logs import set_level
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.code import prepare_planned
-from smtoolkit.serve.listen import open_listener
+from smtoolkit.serve.hosting.listen import open_listener
+from smtoolkit.serve.hosting.server import run_server
 from smtoolkit.serve.plan import ServePlan, plan_serving
-from smtoolkit.serve.server import run_server
 
 logger = logging.getLogger(__name__)
 

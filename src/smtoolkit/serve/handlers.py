@@ -31,7 +31,7 @@ ARGUMENTS: dict[str, tuple[str, ...]] = {
     "pre_model_fn": ("model_dir",),
     "model_warmup_fn": ("model_dir", "model"),
     "execution_parameters_fn": (),
-    "batch_predict_fn": ("batch", "model"),  # the batching opt-in, in place of predict_fn (serve.batchhandler)
+    "batch_predict_fn": ("batch", "model"),  # the batching opt-in, in place of predict_fn (serve.batching.handler)
 }
 _PIPELINE = ("input_fn", "predict_fn", "output_fn")
 ContextMode = Literal["none", "positional", "keyword"]

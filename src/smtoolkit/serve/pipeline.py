@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, ModelNotReady, ServeError, UserScriptError
-from smtoolkit.serve.codecs import CodecRegistry, MediaType
+from smtoolkit.serve.codecs.registry import CodecRegistry, MediaType
+from smtoolkit.serve.codecs.text import body_text
 from smtoolkit.serve.context import Context
 from smtoolkit.serve.core.messages import Pending, Stream
 from smtoolkit.serve.core.streams import as_bytes, is_stream
 from smtoolkit.serve.handlers import UserFunction, UserHandlers
 from smtoolkit.serve.streaming import StreamingBody
-from smtoolkit.serve.textcodecs import body_text
 
 if TYPE_CHECKING:
-    from smtoolkit.serve.batching import Batcher
+    from smtoolkit.serve.batching.batcher import Batcher
 
 # Bodies the AWS toolkits hand to input_fn/transform_fn as str; every other type gets bytes.
 TEXT_BODY_TYPES = frozenset({"application/json", "text/csv"})
@@ -158,7 +158,7 @@ class InferenceHandler:
         except Exception as exc:
             raise UserScriptError(f"{stage.name} failed: {type(exc).__name__}: {exc}", exit_code=1) from exc
         if user.batch_predict_fn:
-            from smtoolkit.serve.batchhandler import batch_predictor
+            from smtoolkit.serve.batching.handler import batch_predictor
 
             self._batcher = batch_predictor(user.batch_predict_fn, model, self.model_dir, self._batching)
         elif not (user.predict_fn or user.transform_fn):

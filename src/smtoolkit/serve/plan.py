@@ -23,10 +23,10 @@ from smtoolkit.logs import mask_text, masked
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.app import Protocols
 from smtoolkit.serve.code import CodePlan, has_endpoint_code, plan_code
+from smtoolkit.serve.hosting.server import gunicorn_options
 from smtoolkit.serve.platforms import ModelSource, plan_protocols
 from smtoolkit.serve.protocols.vertex.routes import vertex_routes
 from smtoolkit.serve.protocols.vertex.settings import VertexSettings
-from smtoolkit.serve.server import gunicorn_options
 from smtoolkit.usercode.install import AFTER_FETCH
 
 AFTER_IMPORT = "decided from the script at start"

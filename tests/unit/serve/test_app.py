@@ -17,12 +17,12 @@ from werkzeug.test import Client
 
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, ServeError, UserScriptError
+from smtoolkit.serve.adapters.wsgi import wsgi_app
 from smtoolkit.serve.app import create_app
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.context import CUSTOM_ATTRIBUTES
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.wsgi import wsgi_app
 
 MODEL_DIR = Path("/opt/ml/model")
 
@@ -286,5 +286,5 @@ def test_default_accept_must_have_an_encoder_unless_output_fn_is_given():
 
 
 def test_importing_the_app_does_not_import_numpy():
-    code = "import sys, smtoolkit.serve.app, smtoolkit.serve.server; sys.exit('numpy' in sys.modules)"
+    code = "import sys, smtoolkit.serve.app, smtoolkit.serve.hosting.server; sys.exit('numpy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -12,7 +12,7 @@ import pytest
 from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError, EntryPointError
-from smtoolkit.serve.batchhandler import (
+from smtoolkit.serve.batching.handler import (
     batch_predictor,
     find_batch_predict_fn,
     warn_if_unused,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from smtoolkit.errors import BadRequest, ServeError
-from smtoolkit.serve.batching import Batcher
+from smtoolkit.serve.batching.batcher import Batcher
 
 JOIN_TIMEOUT_S = 10.0
 

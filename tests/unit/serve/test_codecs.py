@@ -12,7 +12,7 @@ import pytest
 from smtoolkit.errors import BadRequest, NotAcceptable, ServeError, UnsupportedMediaType
 from smtoolkit.formats.recordio import frame_all, iter_records
 from smtoolkit.formats.recordproto import Record, Tensor, decode_record, encode_record
-from smtoolkit.serve.codecs import Codec, CodecRegistry, MediaType, default_codecs
+from smtoolkit.serve.codecs.registry import Codec, CodecRegistry, MediaType, default_codecs
 
 CODECS = default_codecs()
 

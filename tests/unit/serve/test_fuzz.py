@@ -23,12 +23,12 @@ from hypothesis.extra import numpy as hnp
 from werkzeug.test import Client
 
 from smtoolkit.config.serving import ServingSettings
+from smtoolkit.serve.adapters.wsgi import wsgi_app
 from smtoolkit.serve.app import create_app
-from smtoolkit.serve.arraycodecs import encode_recordio_protobuf
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.arrays import encode_recordio_protobuf
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.handlers import handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.wsgi import wsgi_app
 
 # The strategies here use no `random`; Hypothesis still warns when another thread of the test process (left by an
 # earlier test: a server, a client's retries) moves the global random state during a draw, and as an error that

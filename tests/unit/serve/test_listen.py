@@ -9,7 +9,7 @@ import pytest
 
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError
-from smtoolkit.serve.listen import gunicorn_bind, open_listener
+from smtoolkit.serve.hosting.listen import gunicorn_bind, open_listener
 
 
 def _free_port(family: socket.AddressFamily, address: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtoolkit.errors import NotAcceptable
-from smtoolkit.serve.codecs import MediaType, default_codecs
+from smtoolkit.serve.codecs.registry import MediaType, default_codecs
 
 CODECS = default_codecs()
 JSON = "application/json"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smtoolkit.serve.placement import FAST_STREAK, Placement
+from smtoolkit.serve.adapters.placement import FAST_STREAK, Placement
 
 
 def test_a_route_runs_inline_only_after_a_streak_of_fast_calls():
@@ -52,7 +52,7 @@ def test_an_inline_call_that_sleeps_counts_as_slow_and_one_that_is_fast_does_not
 
 
 def test_a_long_quiet_inline_run_forgives_one_slow_call():
-    from smtoolkit.serve.placement import FORGIVE
+    from smtoolkit.serve.adapters.placement import FORGIVE
 
     placement = Placement()
     placement.slow_inline_calls, placement.inline = 2, True
@@ -67,7 +67,7 @@ def test_in_the_pool_a_call_is_judged_by_its_cpu_time_not_by_its_waits_for_the_g
     import threading
     import time
 
-    from smtoolkit.serve.placement import POOL_WALL_S
+    from smtoolkit.serve.adapters.placement import POOL_WALL_S
 
     placement = Placement()
     stop = threading.Event()

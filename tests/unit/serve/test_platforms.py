@@ -20,7 +20,7 @@ from smtoolkit.config.launcher import check_names
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import BadRequest, ConfigError, EntryPointError, PayloadTooLarge, UnsupportedMediaType
 from smtoolkit.serve.app import Protocols, choose_protocols, create_app
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.core.messages import Headers, Request
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import handlers_from

@@ -15,9 +15,10 @@ import pytest
 
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError, LaunchError, SmtoolkitError
-from smtoolkit.serve import execute, startup
+from smtoolkit.serve import execute
 from smtoolkit.serve.execute import main
-from smtoolkit.serve.server import gunicorn_options
+from smtoolkit.serve.hosting import startup
+from smtoolkit.serve.hosting.server import gunicorn_options
 
 
 def test_gunicorn_options_follow_the_settings():

@@ -12,11 +12,11 @@ from werkzeug.test import Client
 
 from smtoolkit.errors import NotFound
 from smtoolkit.serve import json_lines, sse
+from smtoolkit.serve.adapters.wsgi import wsgi_app
 from smtoolkit.serve.core import Request, Response, Router
 from smtoolkit.serve.core.errors import MethodNotAllowed
 from smtoolkit.serve.core.streams import StreamAborted
 from smtoolkit.serve.streaming import sse_frame
-from smtoolkit.serve.wsgi import wsgi_app
 from tests.unit.serve.test_app import client, invoke, make_handler
 
 

@@ -6,7 +6,7 @@ import sys
 PROBE = """
 import sys
 sys.modules["numpy"] = None  # makes `import numpy` raise ImportError, as in an image without it
-from smtoolkit.serve import textcodecs
+from smtoolkit.serve.codecs import text as textcodecs
 assert textcodecs.decode_json(b"[[1, 2], [3, 4]]", {}) == [[1, 2], [3, 4]]
 assert textcodecs.decode_csv(b"1,2\\n3,\\n", {})[0] == [1.0, 2.0]
 try:

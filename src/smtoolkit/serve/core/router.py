@@ -1,5 +1,6 @@
 """Router: the transport-free app. Protocols (the SageMaker contract, and later others) register routes on it;
-an adapter (serve.wsgi, serve.asgi) resolves a request's route, reads the body within the limit, calls it.
+an adapter (serve.adapters.wsgi, serve.adapters.asgi) resolves a request's route, reads the body within the limit,
+calls it.
 
 A route is `blocking` when it may run user code (which can take long): the async adapter runs those in its
 thread pool and the others, such as /ping, on the event loop, so that a slow predict never delays them.

@@ -15,7 +15,7 @@ import pytest
 
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.errors import BadRequest
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.pipeline import Invocation
 from smtoolkit.serve.protocols.multimodel.loader import ModelLoader, import_model_script
 from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from smtoolkit.config.launcher import LauncherSettings
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.handlers import load_script_handlers
 from smtoolkit.serve.pipeline import Invocation
 from smtoolkit.serve.protocols.multimodel.loader import ModelLoader

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.errors import BadRequest, EntryPointError, InsufficientStorage, NotFound, ServeError, UserScriptError
-from smtoolkit.serve.codecs import CodecRegistry
+from smtoolkit.serve.codecs.registry import CodecRegistry
 from smtoolkit.serve.handlers import UserHandlers, handlers_from
 from smtoolkit.serve.pipeline import InferenceHandler
 from smtoolkit.serve.protocols.multimodel.isolation import ModelCode

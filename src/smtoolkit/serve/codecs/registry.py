@@ -17,7 +17,8 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
 from smtoolkit.errors import BadRequest, NotAcceptable, ServeError, UnsupportedMediaType, did_you_mean
-from smtoolkit.serve import arraycodecs, textcodecs
+from smtoolkit.serve.codecs import arrays as arraycodecs
+from smtoolkit.serve.codecs import text as textcodecs
 
 Decoder = Callable[[bytes, Mapping[str, str]], Any]
 Encoder = Callable[[Any], bytes]

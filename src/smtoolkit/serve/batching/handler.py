@@ -3,7 +3,7 @@
     def batch_predict_fn(batch, model):
         return model.predict(batch)      # one result per request (per row for stacked arrays), in order
 
-Requests are decoded one by one (input_fn or the codecs), their inputs joined into `batch` (see batchdata),
+Requests are decoded one by one (input_fn or the codecs), their inputs joined into `batch` (see batching.data),
 and each request's share of the result goes through output_fn (or the encoder) on its own. An optional
 `context` holds the model's system properties only: request headers belong to input_fn and output_fn.
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from smtoolkit.config.batching import BatchingSettings
 from smtoolkit.config.serving import ServingSettings
-from smtoolkit.serve.batching import Batcher
+from smtoolkit.serve.batching.batcher import Batcher
 from smtoolkit.serve.context import Context
 from smtoolkit.serve.handlers import ARGUMENTS, UserFunction, UserHandlers
 

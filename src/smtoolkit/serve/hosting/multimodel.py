@@ -18,10 +18,11 @@ from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from smtoolkit.config.launcher import LauncherSettings
 from smtoolkit.config.protocols import OIP, VERTEX
 from smtoolkit.config.serving import ServingSettings
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.handlers import UserHandlers
-from smtoolkit.serve.listen import gunicorn_bind
+from smtoolkit.serve.hosting.listen import gunicorn_bind
+from smtoolkit.serve.hosting.server import configure_gunicorn, on_transport
 from smtoolkit.serve.platforms import OIP_VARIABLES
 from smtoolkit.serve.protocols.multimodel import memory
 from smtoolkit.serve.protocols.multimodel.loader import ModelLoader
@@ -29,7 +30,6 @@ from smtoolkit.serve.protocols.multimodel.registry import ModelRegistry
 from smtoolkit.serve.protocols.multimodel.requirements import RequirementsInstaller
 from smtoolkit.serve.protocols.multimodel.routes import MultiModelProtocol
 from smtoolkit.serve.protocols.multimodel.store import SharedStore
-from smtoolkit.serve.server import configure_gunicorn, on_transport
 
 logger = logging.getLogger(__name__)
 

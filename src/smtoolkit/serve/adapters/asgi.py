@@ -1,4 +1,4 @@
-"""The core router on ASGI, for the async worker (uvicorn on gunicorn, serve.uvicorn_worker).
+"""The core router on ASGI, for the async worker (uvicorn on gunicorn, serve.adapters.uvicorn_worker).
 
 Routes that run user code run in a bounded thread pool (SAGEMAKER_MODEL_SERVER_THREADS threads per worker), so
 the event loop stays free for /ping and for reading and writing other connections. A streamed response goes out
@@ -19,12 +19,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 from smtoolkit.errors import ServeError
+from smtoolkit.serve.adapters.placement import Placement
 from smtoolkit.serve.core.body import BodyBuffer
 from smtoolkit.serve.core.errors import error_response
 from smtoolkit.serve.core.messages import Headers, Request, Response, Stream
 from smtoolkit.serve.core.router import Resolved, Route, Router
 from smtoolkit.serve.core.streams import as_bytes, log_failure
-from smtoolkit.serve.placement import Placement
 
 logger = logging.getLogger(__name__)
 

@@ -21,20 +21,24 @@ from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-un
 from smtoolkit.config.serving import ServingSettings
 from smtoolkit.errors import ConfigError
 from smtoolkit.logs import masked
+from smtoolkit.serve.adapters.wsgi import wsgi_app
 from smtoolkit.serve.app import Protocols, create_app
-from smtoolkit.serve.batchhandler import warn_if_unused, with_batching_concurrency
-from smtoolkit.serve.codecs import default_codecs
+from smtoolkit.serve.batching.handler import warn_if_unused, with_batching_concurrency
+from smtoolkit.serve.codecs.registry import default_codecs
 from smtoolkit.serve.core.router import Router
 from smtoolkit.serve.core.streams import quiet_stream_aborts
 from smtoolkit.serve.handlers import load_script_handlers
-from smtoolkit.serve.listen import gunicorn_bind
+from smtoolkit.serve.hosting.listen import gunicorn_bind
+from smtoolkit.serve.hosting.startup import freeze_startup_objects, load_in_background, load_while_answering
 from smtoolkit.serve.pipeline import InferenceHandler
-from smtoolkit.serve.startup import freeze_startup_objects, load_in_background, load_while_answering
-from smtoolkit.serve.wsgi import wsgi_app
 
 logger = logging.getLogger(__name__)
 
-GUNICORN_WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "async": "smtoolkit.serve.uvicorn_worker.AsyncWorker"}
+GUNICORN_WORKER_CLASSES = {
+    "sync": "sync",
+    "gthread": "gthread",
+    "async": "smtoolkit.serve.adapters.uvicorn_worker.AsyncWorker",
+}
 SHM_DIR = Path("/dev/shm")  # the workers' heartbeat files: memory-backed, so a slow disk cannot stall them
 
 
@@ -72,7 +76,7 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
 
 def configure_gunicorn(cfg: Any, settings: ServingSettings, bind: list[str] | None = None) -> None:
     """gunicorn's config set from `settings` (options an older gunicorn lacks are skipped), its `bind` replaced
-    by `bind` when given (serve.listen.gunicorn_bind: the socket serve opened), and the start-up objects frozen
+    by `bind` when given (serve.hosting.listen.gunicorn_bind: the socket serve opened), and the start-up objects frozen
     before each fork (startup.freeze_startup_objects)."""
     for key, value in {**gunicorn_options(settings), **({"bind": bind} if bind else {})}.items():
         if key in cfg.settings:
@@ -137,7 +141,7 @@ def on_transport(app: Router, settings: ServingSettings) -> Any:
     """In a worker: `app` on the worker class's transport (ASGI for async, else WSGI)."""
     quiet_stream_aborts("gunicorn.error")
     if settings.model_server_worker_class == "async":
-        from smtoolkit.serve.asgi import ASGIAdapter
+        from smtoolkit.serve.adapters.asgi import ASGIAdapter
 
         return ASGIAdapter(app, settings.model_server_threads, settings.timeout, settings.model_server_inline_calls)
     return wsgi_app(app)
@@ -150,16 +154,16 @@ def run_server(
     protocols: Protocols | None = None,
     listener: socket.socket | None = None,
 ) -> int:
-    """Import and check the inference script, then serve until stopped (on `listener`, serve.listen.open_listener's
-    socket, when given). Returns the exit status; raises SmtoolkitError for a problem found before serving. A
-    multi-model endpoint may have no script of its own."""
+    """Import and check the inference script, then serve until stopped (on `listener`, the socket of
+    serve.hosting.listen.open_listener, when given). Returns the exit status; raises SmtoolkitError for a
+    problem found before serving. A multi-model endpoint may have no script of its own."""
     user = load_script_handlers(script) if script is not None else None
     if user is not None:
         warn_if_unused(settings, user.batch_predict_fn, user.source)
         settings = with_batching_concurrency(settings, user.batch_predict_fn, user.source)
     logger.info("Serving settings: %s", masked(settings.model_dump(mode="json")))
     if settings.multi_model:
-        from smtoolkit.serve.multimodel_server import MultiModelServer
+        from smtoolkit.serve.hosting.multimodel import MultiModelServer
 
         return run_application(MultiModelServer(settings, user, listener))
     if user is None:

@@ -3,7 +3,7 @@
 Each request thread calls `Batcher.submit(item)` (or awaits `submit_async` on an event loop) and gets its own
 result back. One dispatcher thread per worker process takes the oldest waiting item, waits for company until
 that item has waited `max_wait_s` or `max_size` items are there, calls the function once with the combined
-batch (see batchdata) and hands each waiter its share. Batches run one at a time: the model sees one batch
+batch (see batching.data) and hands each waiter its share. Batches run one at a time: the model sees one batch
 after another, never two at once. A batch that raises fails exactly its requests.
 
 A waiter on an event loop holds an asyncio future, and a batch's results reach each loop in one call: one
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smtoolkit.errors import ServeError
-from smtoolkit.serve import batchdata
+from smtoolkit.serve.batching import data as batchdata
 
 logger = logging.getLogger(__name__)
 
