@@ -2,7 +2,8 @@
 real `train` and `serve` runs, first and warm second start): the directory a .pth adds is importable, and found
 before the image's own copy; its import line runs. In `train` (the env reaches the user's process through its
 environment) a child process of the user's sees the same, and a sitecustomize of the user's still runs; `serve`
-imports the script in its own process, where the env is activated."""
+imports the script in its own process, where the env is activated, and a Python process the script starts sees it
+too."""
 
 from __future__ import annotations
 
@@ -36,11 +37,13 @@ def seen(in_children=True):
     return found
 """
 TRAIN = PROBE + 'import json\nopen("../model/seen.json", "w").write(json.dumps(seen()))\n'
-INFERENCE = (
-    PROBE + "def model_fn(model_dir):\n    return None\n\ndef predict_fn(data, model):\n    return seen(False)\n"
+INFERENCE = PROBE + (
+    "def model_fn(model_dir):\n    return None\n\ndef predict_fn(data, model):\n"
+    "    found = seen()\n    del found['user_sitecustomize']  # only train's process runs the code dir's\n"
+    "    return found\n"
 )
 EXPECTED = {"added": "pth", "hook": "ran", "child": "pth", "user_sitecustomize": "ran"}
-EXPECTED_IN_PROCESS = {"added": "pth", "hook": "ran"}
+EXPECTED_SERVED = {"added": "pth", "hook": "ran", "child": "pth"}
 
 
 def _wheels(folder: Path) -> Path:
@@ -96,7 +99,7 @@ def test_serve_runs_the_warm_envs_pth_files_on_the_first_and_the_warm_start(tmp_
         try:
             wait_ready(server, timeout=120)
             reply = server.invoke(b"{}", "application/json")
-            assert reply.status == 200 and reply.json() == EXPECTED_IN_PROCESS, (start, server.output())
+            assert reply.status == 200 and reply.json() == EXPECTED_SERVED, (start, server.output())
             assert ("already installed on this warm instance" in server.output()) == (start == "reuse")
         finally:
             stop(server)

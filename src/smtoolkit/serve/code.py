@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from smtoolkit.config.serving import ServingSettings
 from smtoolkit.paths import JobPaths
 from smtoolkit.serve.handlers import locate_script
 from smtoolkit.usercode.deps import CodeArtifactRepository, InstallStep
-from smtoolkit.usercode.install import install_planned, install_steps, planned_env
+from smtoolkit.usercode.install import import_paths, install_planned, install_steps, planned_env
 from smtoolkit.usercode.sitedirs import add_site_dir
 from smtoolkit.usercode.warmpool import WarmEnv
 
@@ -124,6 +125,8 @@ def prepare_planned(
     install_planned(plan.install or (), plan.warm_env, launcher, environ)
     if plan.warm_env is not None:  # the warm pool env's packages win over the image's, as if installed there
         add_site_dir(str(plan.warm_env.site))
+        # and in the Python processes the script starts, as train's user process gets it
+        os.environ.update(import_paths(plan.warm_env, os.environ, plan.code_dir))
     if plan.install:
         importlib.invalidate_caches()  # what pip just installed must be importable by the script
         logger.info("Installed the dependencies of %s", plan.code_dir)
