@@ -53,3 +53,30 @@ def test_measured_sees_what_an_allocation_costs() -> None:
         ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))
     assert cost.bytes > 24 * MEBIBYTE
     del ballast
+
+
+def test_a_loaded_model_is_frozen_out_of_collections_and_an_unloaded_ones_cycles_are_still_collected() -> None:
+    import gc
+    import weakref
+
+    from smtoolkit.serve.protocols.multimodel.memory import keep_out_of_collections, release
+
+    class Node:
+        other: object = None
+
+    try:
+        model = Node()
+        model.other = Node()
+        model.other.other = model  # a reference cycle, as models' object graphs often have
+        alive = weakref.ref(model)
+        before = gc.get_freeze_count()
+        keep_out_of_collections()
+        assert gc.get_freeze_count() > before
+        del model
+        gc.collect()
+        assert alive() is not None  # frozen: a plain collection leaves it
+        release()  # the unload's collection sees it
+        assert alive() is None
+        assert gc.get_freeze_count() > 0  # and what is still alive is frozen again
+    finally:
+        gc.unfreeze()

@@ -77,9 +77,19 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return None
 
 
+def keep_out_of_collections() -> None:
+    """A loaded model's objects left out of later garbage collections, as serve does with start-up's (gc.freeze):
+    full collections of a busy worker then walk only what serving creates, not every loaded model."""
+    gc.freeze()
+
+
 def release() -> None:
-    """Collect what an unloaded model left (reference cycles included) and hand free heap back to the system."""
+    """Collect what an unloaded model left (reference cycles included) and hand free heap back to the system.
+    What is frozen is unfrozen for this one collection (an unloaded model's cycles among it too), then frozen
+    again: a pause of one full collection per unload, not per request."""
+    gc.unfreeze()
     gc.collect()
+    gc.freeze()
     trim = _malloc_trim()
     if trim is not None:  # glibc only: keeps freed small blocks otherwise
         trim(0)

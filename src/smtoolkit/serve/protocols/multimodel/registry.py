@@ -122,6 +122,7 @@ class ModelRegistry:
         entry = LoadedModel(record.name, record.url, handler, record.load_id, time.time(), record.memory_bytes)
         with self._lock:
             self._models[record.name] = entry
+        memory.keep_out_of_collections()
 
     def sync(self) -> list[str]:
         """Drop the models the store no longer lists (or lists from another load) and free their memory;
