@@ -270,10 +270,16 @@ def test_no_access_log_by_default(server: Server):
     assert '"GET /ping HTTP' not in output and '"POST /invocations HTTP' not in output
 
 
-def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path, worker_class: str):
+def _released(tmp_path: Path) -> Path:
+    """A job tree whose model SCRIPT's model_fn loads at once (its release file is there)."""
     base = tmp_path / "opt" / "ml"
     (base / "model").mkdir(parents=True)
     (base / "model" / "release").touch()
+    return base
+
+
+def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path, worker_class: str):
+    base = _released(tmp_path)
     pool = {"SAGEMAKER_MODEL_SERVER_THREADS": "2"} if worker_class == "async" else {}  # one worker may take both
     server = start(base, SCRIPT, worker_class, SAGEMAKER_PRELOAD_MODEL="false", **pool)
     try:
@@ -303,9 +309,7 @@ def test_sigterm_lets_every_request_in_flight_finish_then_exits_0(tmp_path: Path
 
 
 def test_sigint_to_the_master_alone_ends_serve_within_seconds(tmp_path: Path, worker_class: str):
-    base = tmp_path / "opt" / "ml"
-    (base / "model").mkdir(parents=True)
-    (base / "model" / "release").touch()
+    base = _released(tmp_path)
     server = start(base, SCRIPT, worker_class, SAGEMAKER_MODEL_SERVER_GRACEFUL_TIMEOUT="25")
     try:
         wait_ready(server, 20)
@@ -381,9 +385,7 @@ def test_a_script_without_model_fn_fails_at_startup(tmp_path: Path, worker_class
 
 
 def test_async_ping_answers_while_the_only_handler_thread_is_busy(tmp_path: Path):
-    base = tmp_path / "opt" / "ml"
-    (base / "model").mkdir(parents=True)
-    (base / "model" / "release").touch()
+    base = _released(tmp_path)
     server = start(base, SCRIPT, "async", SAGEMAKER_MODEL_SERVER_WORKERS="1", SAGEMAKER_MODEL_SERVER_THREADS="1")
     try:
         wait_ready(server, 20)
@@ -399,9 +401,7 @@ def test_async_ping_answers_while_the_only_handler_thread_is_busy(tmp_path: Path
 
 
 def test_async_a_call_past_the_timeout_is_a_504_and_its_worker_is_replaced(tmp_path: Path):
-    base = tmp_path / "opt" / "ml"
-    (base / "model").mkdir(parents=True)
-    (base / "model" / "release").touch()
+    base = _released(tmp_path)
     server = start(base, SCRIPT, "async", SAGEMAKER_MODEL_SERVER_WORKERS="1", SAGEMAKER_MODEL_SERVER_TIMEOUT="2")
     try:
         wait_ready(server, 20)

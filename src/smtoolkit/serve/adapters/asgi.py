@@ -103,15 +103,12 @@ class ASGIAdapter:
             answer = await self._run(route, partial(router.call, resolved, request), deadline)
             if isinstance(answer, Response):
                 return answer
-            try:  # waiting for its batch on the loop: no thread is held meanwhile
-                value = await _until(answer.source.wait_async(), deadline)
-            except TimeoutError:
-                raise
-            except Exception as error:  # the batch's error
-                return router.error_response(error, request)
+            value = await _until(answer.source.wait_async(), deadline)  # its batch, on the loop: no thread held
             return await self._run(route, partial(router.complete, answer, value, request), deadline)
         except TimeoutError:
             return self._timed_out(request)
+        except Exception as error:  # the batch's (router.call and router.complete answer their own errors)
+            return router.error_response(error, request)
 
     async def _run(self, route: Route, call: Callable[[], T], deadline: float) -> T:
         """`call` (user code) inline when its route has proven fast, else in the pool; TimeoutError past

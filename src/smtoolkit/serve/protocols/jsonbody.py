@@ -32,11 +32,15 @@ def json_object(
     as "the body of POST /models") and what is wrong. `empty_is_object`: an empty body reads as {}."""
     if empty_is_object and not body.strip():
         return check_object({}, where, fields, closed=closed)
+    return check_object(json_value(body, where), where, fields, closed=closed)
+
+
+def json_value(body: bytes, where: str) -> Any:
+    """The JSON value `body` holds; BadRequest naming `where` when it is not JSON."""
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"{where} is not valid JSON: {exc}") from None
-    return check_object(document, where, fields, closed=closed)
 
 
 def check_object(value: Any, where: str, fields: Sequence[JsonField], *, closed: bool = True) -> dict[str, Any]:

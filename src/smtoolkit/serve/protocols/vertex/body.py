@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from smtoolkit.config.protocols import MEGABYTE, VERTEX_DEDICATED_ENDPOINT_MB
-from smtoolkit.errors import BadRequest, PayloadTooLarge, ServeError, did_you_mean
-from smtoolkit.serve.protocols.jsonbody import JsonField, check_object, json_object
+from smtoolkit.errors import PayloadTooLarge, ServeError, did_you_mean
+from smtoolkit.serve.codecs.registry import MediaType
+from smtoolkit.serve.protocols.jsonbody import JsonField, check_object, json_value
 from smtoolkit.serve.protocols.vertex.settings import PUBLIC_ENDPOINT_MAX_BYTES
 
 JSON_TYPE = "application/json"
@@ -46,8 +47,7 @@ def check_size(size: int, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> None
 def parse_predict_request(body: bytes, limit: int | None = PUBLIC_ENDPOINT_MAX_BYTES) -> PredictRequest:
     """A Vertex prediction request; BadRequest naming what is wrong, PayloadTooLarge over `limit` bytes."""
     check_size(len(body), limit)
-    document = json_object(body, "the body", FIELDS)
-    return PredictRequest(document["instances"], document.get("parameters"))
+    return _prediction(json_value(body, "the body"))
 
 
 def predict_or_raw(
@@ -58,18 +58,23 @@ def predict_or_raw(
     "instances". An object whose fields are all near misses of "instances" and "parameters" is a misspelt
     prediction request: BadRequest names the field."""
     check_size(len(body), limit)
-    if content_type is not None and content_type.split(";")[0].strip().lower() != JSON_TYPE:
+    if not _is_json(content_type):
         return None
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
+    document = json_value(body, "the body")
+    if not isinstance(document, dict) or ("instances" not in document and not _misspelt_prediction(document)):
         return None
-    if "instances" not in document and not _misspelt_prediction(document):
-        return None
+    return _prediction(document)
+
+
+def _prediction(document: Any) -> PredictRequest:
     checked = check_object(document, "the body", FIELDS)
     return PredictRequest(checked["instances"], checked.get("parameters"))
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON's; no Content-Type counts as JSON (what Vertex's predict sends)."""
+    media_type = MediaType.parse(content_type)
+    return media_type is None or media_type.name == JSON_TYPE
 
 
 def _misspelt_prediction(document: dict[str, Any]) -> bool:
@@ -83,7 +88,7 @@ def predictions_body(output: bytes, content_type: str | None) -> bytes:
     """The Vertex response from what output_fn (or the JSON encoder) gave: a JSON list becomes
     {"predictions": list}; an object already holding "predictions" passes as is. Anything else is a 500
     naming what came back, since Vertex clients can read nothing else."""
-    if content_type is not None and content_type.split(";")[0].strip().lower() != JSON_TYPE:
+    if not _is_json(content_type):
         raise ServeError(f"on the Vertex AI route output_fn must return {JSON_TYPE}; it returned {content_type}")
     try:
         value = json.loads(output)
